@@ -1,0 +1,3 @@
+"""OpenAI-compatible gateway to Amazon Bedrock."""
+
+__version__ = "0.1.0"

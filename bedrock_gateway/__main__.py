@@ -1,0 +1,92 @@
+"""`python -m bedrock_gateway`: serve the API (and metrics) until SIGTERM, then drain gracefully.
+
+Shutdown sequence: SIGTERM -> /ready fails at once, new requests are still served for
+DRAIN_DELAY_SECONDS (the load balancer's deregistration) -> the listener closes -> live streams
+get SHUTDOWN_GRACE_SECONDS to finish, the rest end with an SSE error event -> clients closed ->
+exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from bedrock_gateway.server.app import create_app
+from bedrock_gateway.server.keys import LIFECYCLE
+from bedrock_gateway.settings import Settings, SettingsError
+
+log = logging.getLogger("bedrock_gateway")
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bedrock-gateway", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", help="listen address (env HOST, default 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="API port (env PORT, default 8000)")
+    parser.add_argument("--metrics-port", type=int,
+                        help="Prometheus port, 0 = off (env METRICS_PORT, default 9464)")
+    return parser.parse_args(argv)
+
+
+def configure_logging(settings: Settings) -> None:
+    level = logging.DEBUG if settings.debug else getattr(logging, settings.log_level.upper())
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # botocore's debug output includes request headers and bodies (prompts): keep it quiet.
+    for noisy in ("botocore", "aiobotocore", "aioboto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app,
+        access_log=None,  # our JSON access log replaces aiohttp's
+        handler_cancellation=True,  # a client that leaves cancels its handler: frees Bedrock
+        shutdown_timeout=settings.shutdown_grace_seconds + 5,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    await site.start()
+    log.info("bedrock-gateway listening on http://%s:%d%s", settings.host, settings.port,
+             settings.api_route_prefix)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutdown requested: not ready; draining for %.0f s", settings.drain_delay_seconds)
+    app[LIFECYCLE].draining = True
+    await asyncio.sleep(settings.drain_delay_seconds)
+    await runner.cleanup()
+    log.info("bedrock-gateway stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port),
+                                    ("metrics_port", args.metrics_port)) if v is not None}
+    try:
+        settings = Settings.from_env(**overrides)
+        if not settings.has_key_source():
+            raise SettingsError(
+                "No API key source is configured. Set API_KEY (or OPENAI_API_KEY), API_KEY_FILE,"
+                " API_KEY_SECRET_ARN or API_KEY_PARAM_NAME; the gateway never runs without one.")
+    except SettingsError as exc:
+        print(f"bedrock-gateway: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    try:
+        asyncio.run(serve(settings))
+    except RuntimeError as exc:  # start-up failures (key sources, ...) with their reason
+        print(f"bedrock-gateway: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Every Bedrock client the gateway builds, in one place: one aioboto3 session, and per region one
+`bedrock-runtime` and one `bedrock` (control plane) client, created at start-up and closed at
+shutdown. Swapping the SDK, or its configuration, is a change to this module only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aioboto3
+from aiobotocore.config import AioConfig
+
+from bedrock_gateway.errors import OverloadedError
+from bedrock_gateway.settings import Settings
+
+
+@dataclass(slots=True)
+class RegionSlots:
+    """Admission for one region: at most `capacity` calls hold a pooled connection at once.
+
+    botocore makes callers wait for a free pooled connection with no time limit, so the gateway
+    bounds that wait itself and sheds load with a 429 instead of queueing forever.
+    """
+
+    capacity: int
+    wait_seconds: float
+    in_use: int = 0
+    _semaphore: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._semaphore = asyncio.Semaphore(self.capacity)
+
+    async def acquire(self, wait_seconds: float | None = None) -> None:
+        wait = self.wait_seconds if wait_seconds is None else min(wait_seconds, self.wait_seconds)
+        if self._semaphore.locked():
+            try:
+                async with asyncio.timeout(max(wait, 0.0)):
+                    await self._semaphore.acquire()
+            except TimeoutError:
+                raise OverloadedError(
+                    "All connections to Amazon Bedrock in this region are busy; retry shortly.",
+                    code="region_queue_timeout",
+                    retry_after=1.0,
+                    retryable=True,
+                ) from None
+        else:
+            await self._semaphore.acquire()
+        self.in_use += 1
+
+    def release(self) -> None:
+        self.in_use -= 1
+        self._semaphore.release()
+
+
+@dataclass(slots=True)
+class RegionClients:
+    region: str
+    runtime: Any  # aiobotocore bedrock-runtime client
+    control: Any  # aiobotocore bedrock client
+    slots: RegionSlots
+
+
+def runtime_config(settings: Settings) -> AioConfig:
+    # Pool size = admitted streams per region (a stream holds its connection until it ends),
+    # plus a little room for the control plane and non-stream calls finishing.
+    return AioConfig(
+        max_pool_connections=settings.max_streams_per_region + 8,
+        connect_timeout=settings.bedrock_connect_timeout_seconds,
+        # read_timeout is the longest gap between two reads, not a total deadline.
+        read_timeout=settings.bedrock_read_timeout_seconds,
+        retries={"mode": "standard", "total_max_attempts": settings.bedrock_max_attempts},
+        tcp_keepalive=True,
+        user_agent_extra="bedrock-gateway",
+    )
+
+
+def control_config(settings: Settings) -> AioConfig:
+    return AioConfig(
+        max_pool_connections=4,
+        connect_timeout=settings.bedrock_connect_timeout_seconds,
+        read_timeout=30,
+        retries={"mode": "standard", "total_max_attempts": 3},
+    )
+
+
+@asynccontextmanager
+async def open_region_clients(settings: Settings):
+    """Yield {region: RegionClients}; every client is closed when the context exits.
+
+    Endpoints are never passed explicitly, so the standard AWS_ENDPOINT_URL_BEDROCK_RUNTIME /
+    AWS_ENDPOINT_URL_BEDROCK variables keep working; credentials come from the default chain.
+    """
+    session = aioboto3.Session()
+    async with AsyncExitStack() as stack:
+        clients: dict[str, RegionClients] = {}
+        run_cfg, ctl_cfg = runtime_config(settings), control_config(settings)
+        for region in settings.regions:
+            runtime = await stack.enter_async_context(
+                session.client("bedrock-runtime", region_name=region, config=run_cfg)
+            )
+            control = await stack.enter_async_context(
+                session.client("bedrock", region_name=region, config=ctl_cfg)
+            )
+            slots = RegionSlots(settings.max_streams_per_region,
+                                settings.region_queue_timeout_seconds)
+            clients[region] = RegionClients(region, runtime, control, slots)
+        yield clients
+
+
+@asynccontextmanager
+async def open_secret_clients(region: str):
+    """Secrets Manager and SSM clients for API-key sources, only when such a source is set."""
+    session = aioboto3.Session()
+    async with AsyncExitStack() as stack:
+        sm = await stack.enter_async_context(session.client("secretsmanager", region_name=region))
+        ssm = await stack.enter_async_context(session.client("ssm", region_name=region))
+        yield sm, ssm
+
+
+def supports_native_structured_output(runtime_client: Any) -> bool:
+    """True when the installed botocore knows Converse's `outputConfig` (botocore >= 1.42)."""
+    shape = runtime_client.meta.service_model.operation_model("Converse").input_shape
+    return "outputConfig" in shape.members

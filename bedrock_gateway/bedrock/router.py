@@ -1,0 +1,161 @@
+"""Region choice and failover. A request tries the regions that hold its model, primary first,
+skipping regions whose circuit is open; it moves on only before any byte reached the client, and
+only for errors another region may not have (throttling, 5xx, timeouts, busy pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from bedrock_gateway.bedrock.breaker import CircuitBreaker
+from bedrock_gateway.bedrock.clients import RegionClients
+from bedrock_gateway.bedrock.errors import map_bedrock_exception
+from bedrock_gateway.bedrock.stream import UpstreamStream
+from bedrock_gateway.errors import (
+    GatewayError,
+    ModelNotFoundError,
+    ServiceUnavailableError,
+    UpstreamTimeoutError,
+)
+
+
+class CallObserver(Protocol):
+    """Telemetry hooks for one request's Bedrock calls (implemented by the server layer)."""
+
+    def attempt_started(self, region: str, operation: str) -> Any: ...
+
+    def attempt_finished(self, token: Any, region: str, operation: str, duration_s: float,
+                         error: GatewayError | None) -> None: ...
+
+    def failover(self, from_region: str, to_region: str, reason: str) -> None: ...
+
+
+class NullObserver:
+    def attempt_started(self, region: str, operation: str) -> None:
+        return None
+
+    def attempt_finished(self, token, region, operation, duration_s, error) -> None:
+        return None
+
+    def failover(self, from_region: str, to_region: str, reason: str) -> None:
+        return None
+
+
+class BedrockRouter:
+    def __init__(self, clients: Mapping[str, RegionClients],
+                 breakers: Mapping[str, CircuitBreaker]) -> None:
+        self._clients = clients
+        self._breakers = breakers
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(self._clients)
+
+    def breaker_states(self) -> dict[str, int]:
+        return {region: breaker.state_value for region, breaker in self._breakers.items()}
+
+    def pool_usage(self) -> dict[str, tuple[int, int]]:
+        return {r: (c.slots.in_use, c.slots.capacity) for r, c in self._clients.items()}
+
+    def client(self, region: str) -> RegionClients:
+        return self._clients[region]
+
+    async def converse(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
+                       observer: CallObserver) -> tuple[dict, str]:
+        """A non-streaming Converse with failover; returns (response, region)."""
+        async def call(rc: RegionClients, token: Any) -> dict:
+            try:
+                return await rc.runtime.converse(**kwargs)
+            finally:
+                rc.slots.release()
+
+        return await self._with_failover("converse", call, regions, deadline, observer)
+
+    async def invoke(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
+                     observer: CallObserver) -> tuple[dict, str]:
+        """InvokeModel (embeddings) with failover; the body is read before the slot is freed."""
+        async def call(rc: RegionClients, token: Any) -> dict:
+            try:
+                response = await rc.runtime.invoke_model(**kwargs)
+                response["body"] = await response["body"].read()
+                return response
+            finally:
+                rc.slots.release()
+
+        return await self._with_failover("invoke", call, regions, deadline, observer)
+
+    async def open_stream(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
+                          observer: CallObserver) -> UpstreamStream:
+        """Start a ConverseStream with failover. The returned stream holds the region's slot until
+        it is closed; failover stops here, because the caller then starts writing to the client."""
+        async def call(rc: RegionClients, token: Any) -> UpstreamStream:
+            try:
+                response = await rc.runtime.converse_stream(**kwargs)
+            except BaseException:
+                rc.slots.release()
+                raise
+            return UpstreamStream(response["stream"], rc.region, rc.slots.release, token)
+
+        return await self._with_failover("converse_stream", call, regions, deadline, observer)
+
+    async def _with_failover(self, operation: str, call, regions: Sequence[str],
+                             deadline: float, observer: CallObserver):
+        candidates = [r for r in regions if r in self._clients]
+        if not candidates:
+            raise ModelNotFoundError(str(regions))
+        last_error: GatewayError | None = None
+        tried: str | None = None
+        for region in candidates:
+            breaker = self._breakers[region]
+            if not breaker.allow():
+                continue
+            if tried is not None and last_error is not None:
+                observer.failover(tried, region, last_error.code or "error")
+            tried = region
+            rc = self._clients[region]
+            loop = asyncio.get_running_loop()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                breaker.release_probe()
+                break
+            token = observer.attempt_started(region, operation)
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await rc.slots.acquire(remaining)
+                    result = await call(rc, token)
+            except (asyncio.CancelledError, GeneratorExit):
+                breaker.release_probe()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - every upstream failure is mapped
+                error = map_bedrock_exception(exc)
+                if isinstance(exc, TimeoutError) and loop.time() >= deadline:
+                    error = UpstreamTimeoutError("The request exceeded its deadline.",
+                                                 code="request_timeout")
+                observer.attempt_finished(token, region, operation,
+                                          time.perf_counter() - started, error)
+                if error.code == "region_queue_timeout":
+                    breaker.release_probe()  # our own pool was busy: no verdict on the region
+                elif error.retryable:
+                    breaker.record_failure()
+                else:
+                    breaker.record_success()  # the region answered; the request was at fault
+                last_error = error
+                if not error.retryable or error.code == "request_timeout":
+                    raise error from None
+                continue
+            observer.attempt_finished(token, region, operation,
+                                      time.perf_counter() - started, None)
+            breaker.record_success()
+            return (result, region) if operation != "converse_stream" else result
+        if last_error is not None:
+            raise last_error
+        raise ServiceUnavailableError(
+            "Every region that serves this model is cooling down after repeated failures.",
+            code="regions_unavailable",
+            retry_after=max(1.0, min(self._breakers[r].retry_after_seconds()
+                                     for r in candidates)),
+        )

@@ -1,0 +1,149 @@
+"""create_app(settings) -> web.Application. Resources are built in `cleanup_ctx` at start-up and
+closed at shutdown; nothing is built at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from bedrock_gateway.auth import ApiKeyFile, ApiKeyStore
+from bedrock_gateway.bedrock.breaker import CircuitBreaker
+from bedrock_gateway.bedrock.catalog import CatalogRefresher, build_catalog, load_aliases
+from bedrock_gateway.bedrock.clients import (
+    open_region_clients,
+    open_secret_clients,
+    supports_native_structured_output,
+)
+from bedrock_gateway.bedrock.listing import fetch_region_listing
+from bedrock_gateway.bedrock.router import BedrockRouter
+from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
+from bedrock_gateway.server import keys
+from bedrock_gateway.server.images import open_fetch_session
+from bedrock_gateway.server.lifecycle import Lifecycle
+from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
+from bedrock_gateway.server.routes import chat, embeddings, health, models
+from bedrock_gateway.server.telemetry import Telemetry
+from bedrock_gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How often a mounted key file is checked for rotation (a stat call; cheap).
+KEY_FILE_POLL_SECONDS = 1.0
+
+
+def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> web.Application:
+    environ = os.environ if environ is None else environ
+    if not settings.has_key_source():
+        raise RuntimeError(
+            "No API key source is configured. Set API_KEY (or OPENAI_API_KEY), API_KEY_FILE, "
+            "API_KEY_SECRET_ARN or API_KEY_PARAM_NAME; the gateway never runs without a key.")
+    telemetry = Telemetry(settings, environ)
+    app = web.Application(
+        client_max_size=settings.max_request_body_bytes,
+        middlewares=[telemetry.middleware, error_middleware, auth_middleware],
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.TELEMETRY] = telemetry
+    app[keys.LIFECYCLE] = Lifecycle(settings.max_concurrent_requests)
+    app[keys.KEYSTORE] = ApiKeyStore(settings.api_keys)
+    app[keys.CATALOG] = _catalog_refresher(settings, app)
+    app.cleanup_ctx.extend([telemetry.cleanup_ctx, _bedrock_ctx, _keys_ctx, _catalog_ctx,
+                            _fetch_ctx])
+    app.on_shutdown.append(_drain)
+    _add_routes(app, settings)
+    return app
+
+
+def _add_routes(app: web.Application, settings: Settings) -> None:
+    app.router.add_get("/health", health.health)
+    app.router.add_get("/ready", health.ready)
+    for prefix in settings.route_prefixes:
+        app.router.add_post(f"{prefix}/chat/completions", chat.chat_completions)
+        app.router.add_post(f"{prefix}/embeddings", embeddings.create_embeddings)
+        app.router.add_get(f"{prefix}/models", models.list_models)
+        app.router.add_get(f"{prefix}/models/{{model_id:.+}}", models.get_model)
+
+
+def _catalog_refresher(settings: Settings, app: web.Application) -> CatalogRefresher:
+    aliases = load_aliases(settings.model_aliases_file) if settings.model_aliases_file else {}
+
+    async def fetch(region: str):
+        return await fetch_region_listing(app[keys.ROUTER].client(region).control)
+
+    def build(per_region):
+        return build_catalog(per_region, cross_region=settings.enable_cross_region_inference,
+                             application_profiles=settings.enable_application_inference_profiles,
+                             aliases=aliases, primary_region=settings.regions[0])
+
+    return CatalogRefresher(fetch, settings.regions, interval_s=settings.model_refresh_seconds,
+                            build=build, on_update=app[keys.TELEMETRY].catalog_updated)
+
+
+async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    async with open_region_clients(settings) as clients:
+        breakers = {
+            region: CircuitBreaker(failure_threshold=settings.breaker_failure_threshold,
+                                   cooldown_s=settings.breaker_cooldown_seconds)
+            for region in clients
+        }
+        app[keys.ROUTER] = BedrockRouter(clients, breakers)
+        first = next(iter(clients.values()))
+        app[keys.NATIVE_STRUCTURED_OUTPUT] = supports_native_structured_output(first.runtime)
+        app[keys.TELEMETRY].watch_router(app[keys.ROUTER], app[keys.LIFECYCLE], app[keys.CATALOG])
+        app[keys.LIFECYCLE].clients_ready = True
+        yield
+        app[keys.LIFECYCLE].clients_ready = False
+
+
+async def _keys_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    store = app[keys.KEYSTORE]
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.api_key_file:
+            store.add_source("API_KEY_FILE", ApiKeyFile(settings.api_key_file).load,
+                             KEY_FILE_POLL_SECONDS)
+        if settings.api_key_secret_arn or settings.api_key_param_name:
+            sm, ssm = await stack.enter_async_context(open_secret_clients(settings.regions[0]))
+            if settings.api_key_secret_arn:
+                arn = settings.api_key_secret_arn
+                store.add_source("API_KEY_SECRET_ARN", lambda: secret_api_keys(sm, arn),
+                                 settings.api_key_refresh_seconds)
+            if settings.api_key_param_name:
+                name = settings.api_key_param_name
+                store.add_source("API_KEY_PARAM_NAME", lambda: parameter_api_keys(ssm, name),
+                                 settings.api_key_refresh_seconds)
+        await store.load_all()
+        task = asyncio.create_task(store.refresh_forever(), name="api-key-refresh")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _catalog_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Start-up does not wait for the catalog: /ready reports when the first one is loaded.
+    task = asyncio.create_task(app[keys.CATALOG].run(), name="catalog-refresh")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _fetch_ctx(app: web.Application) -> AsyncIterator[None]:
+    session = open_fetch_session(app[keys.SETTINGS].image_fetch_allowlist)
+    app[keys.FETCH_SESSION] = session
+    yield
+    await session.close()
+
+
+async def _drain(app: web.Application) -> None:
+    """on_shutdown: the listener is already closed; let streams finish within the grace."""
+    lifecycle = app[keys.LIFECYCLE]
+    lifecycle.draining = True
+    await lifecycle.drain_streams(app[keys.SETTINGS].shutdown_grace_seconds)

@@ -1,0 +1,77 @@
+"""Cross-cutting request handling: errors become OpenAI error bodies here and nowhere else, and
+API keys are checked here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from bedrock_gateway.auth import bearer_token
+from bedrock_gateway.errors import (
+    AuthenticationError,
+    GatewayError,
+    InternalError,
+    MethodNotAllowedError,
+    NotFoundError,
+    RequestTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from bedrock_gateway.server.context import request_context
+from bedrock_gateway.server.http import error_response
+from bedrock_gateway.server.keys import KEYSTORE
+
+log = logging.getLogger(__name__)
+
+# Paths served without a key: probes must work before and without credentials.
+PUBLIC_PATHS = frozenset({"/health", "/ready"})
+
+_HTTP_ERRORS: dict[int, type[GatewayError]] = {
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    413: RequestTooLargeError,
+    415: UnsupportedMediaTypeError,
+}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    ctx = request_context(request)
+    try:
+        response = await handler(request)
+    except GatewayError as error:
+        response = error_response(error)
+        ctx.error_code = error.code
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error_cls = _HTTP_ERRORS.get(exc.status, GatewayError)
+        message = {404: f"No route for {request.method} {request.path}.",
+                   405: f"Method {request.method} is not allowed on {request.path}."}.get(
+            exc.status, exc.reason)
+        error = error_cls(message, status=exc.status)
+        response = error_response(error)
+        ctx.error_code = error.code
+    except asyncio.CancelledError:
+        ctx.disconnected = True
+        raise
+    except Exception:  # noqa: BLE001 - a bug still gets OpenAI's error shape, never a traceback
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        error = InternalError("The gateway failed to process the request.")
+        response = error_response(error)
+        ctx.error_code = error.code
+    ctx.status = response.status
+    return response
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
+    if request.path not in PUBLIC_PATHS:
+        token = bearer_token(request.headers.get("Authorization"))
+        if token is None:
+            raise AuthenticationError(
+                "Missing API key: send it as 'Authorization: Bearer <key>'.")
+        if not request.app[KEYSTORE].is_valid(token):
+            raise AuthenticationError("Incorrect API key provided.")
+    return await handler(request)

@@ -1,0 +1,116 @@
+"""POST /chat/completions: parse, resolve the model, translate, call Bedrock, answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from aiohttp import web
+
+from bedrock_gateway.openai_schema import parse_chat_request, remote_image_urls
+from bedrock_gateway.server.catalog_access import resolve_model
+from bedrock_gateway.server.context import request_context
+from bedrock_gateway.server.http import json_response, read_json_object
+from bedrock_gateway.server.images import fetch_image
+from bedrock_gateway.server.keys import (
+    FETCH_SESSION,
+    LIFECYCLE,
+    NATIVE_STRUCTURED_OUTPUT,
+    ROUTER,
+    SETTINGS,
+    TELEMETRY,
+)
+from bedrock_gateway.server.streaming import pump_stream
+from bedrock_gateway.settings import Settings
+from bedrock_gateway.translate.capabilities import capabilities_for
+from bedrock_gateway.translate.chat import (
+    TranslateOptions,
+    from_converse_response,
+    structured_output_tool_name,
+    to_converse_kwargs,
+)
+from bedrock_gateway.translate.stream import ChunkTranslator
+
+
+def translate_options(settings: Settings, native_structured_output: bool) -> TranslateOptions:
+    return TranslateOptions(
+        prompt_caching=settings.enable_prompt_caching,
+        guardrail_identifier=settings.guardrail_identifier,
+        guardrail_version=settings.guardrail_version,
+        reasoning_budgets={"low": settings.reasoning_budget_low,
+                           "medium": settings.reasoning_budget_medium,
+                           "high": settings.reasoning_budget_high},
+        native_structured_output_available=native_structured_output,
+    )
+
+
+async def _fetch_remote_images(app: web.Application, urls: list[str]) -> dict:
+    if not urls:
+        return {}
+    settings = app[SETTINGS]
+    results = await asyncio.gather(*(
+        fetch_image(app[FETCH_SESSION], url, max_bytes=settings.image_fetch_max_bytes,
+                    timeout_s=settings.image_fetch_timeout_seconds, param="image_url.url")
+        for url in urls))
+    return dict(zip(urls, results, strict=True))
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    settings = app[SETTINGS]
+    ctx = request_context(request)
+    chat = parse_chat_request(await read_json_object(request))
+    requested = chat.model or settings.default_model
+    ctx.stream = chat.stream
+    entry = resolve_model(app, requested, output="text")
+    ctx.model = requested
+
+    lifecycle = app[LIFECYCLE]
+    lifecycle.admit()
+    try:
+        options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
+        caps = capabilities_for(entry.base_model_id or entry.id)
+        images = await _fetch_remote_images(app, remote_image_urls(chat))
+        kwargs = to_converse_kwargs(chat, model_id=entry.id, caps=caps, options=options,
+                                    fetched_images=images)
+        structured_tool = structured_output_tool_name(chat, caps, options)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
+        deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
+        telemetry = app[TELEMETRY]
+        observer = telemetry.observer(ctx)
+        router = app[ROUTER]
+
+        if not chat.stream:
+            response, region = await router.converse(kwargs, entry.regions, deadline=deadline,
+                                                     observer=observer)
+            ctx.region = region
+            body = from_converse_response(response, model=requested,
+                                          completion_id=completion_id, created=created,
+                                          structured_tool=structured_tool)
+            ctx.record_usage(body.get("usage"))
+            ctx.finish_reason = body["choices"][0].get("finish_reason")
+            return json_response(body)
+
+        upstream = await router.open_stream(kwargs, entry.regions, deadline=deadline,
+                                            observer=observer)
+        ctx.region = upstream.region
+        telemetry.stream_started()
+        translator = ChunkTranslator(model=requested, completion_id=completion_id,
+                                     created=created, include_usage=chat.include_usage,
+                                     structured_tool=structured_tool)
+        try:
+            return await pump_stream(
+                request, ctx, upstream, translator,
+                lifecycle=lifecycle,
+                heartbeat_s=settings.sse_heartbeat_seconds,
+                idle_s=settings.stream_idle_timeout,
+                chunk_timer=telemetry.chunk_timer(ctx),
+            )
+        finally:
+            ctx.record_usage(translator.usage)
+            ctx.finish_reason = translator.finish_reason
+            telemetry.stream_finished(ctx, upstream.attempt_token)
+    finally:
+        lifecycle.release()

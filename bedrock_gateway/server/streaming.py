@@ -1,0 +1,155 @@
+"""Pumps one Bedrock ConverseStream into one SSE response.
+
+Each upstream event is translated and written at once. While no event has arrived yet, comment
+heartbeats keep load balancers from cutting the idle connection. A stream that stays silent for
+`stream_idle_timeout` ends with an error event. Whatever happens, the upstream connection is
+closed in `finally`: a client that disconnects frees its Bedrock connection immediately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Protocol
+
+from aiohttp import web
+
+from bedrock_gateway.bedrock.stream import UpstreamStream
+from bedrock_gateway.errors import (
+    GatewayError,
+    InternalError,
+    ServiceUnavailableError,
+    UpstreamTimeoutError,
+)
+from bedrock_gateway.server.context import RequestContext
+from bedrock_gateway.server.lifecycle import Lifecycle
+from bedrock_gateway.server.sse import SseWriter, encode_chunks
+
+log = logging.getLogger(__name__)
+
+
+class ChunkSource(Protocol):
+    first_content_emitted: bool
+
+    def feed(self, event: dict) -> list[dict]: ...
+
+    def finish(self) -> list[dict]: ...
+
+
+class ChunkTimer(Protocol):
+    def tick(self, now: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _idle_error(seconds: float) -> UpstreamTimeoutError:
+    return UpstreamTimeoutError(
+        f"Amazon Bedrock sent nothing for {seconds:g} s; the stream was ended.",
+        code="stream_idle_timeout",
+    )
+
+
+async def _first_event(upstream: UpstreamStream, writer: SseWriter, heartbeat_s: float,
+                       idle_s: float) -> dict | None:
+    """Wait for the first event, sending heartbeats meanwhile (one task for the whole wait)."""
+    pending = asyncio.ensure_future(upstream.next_event())
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + idle_s
+    try:
+        while True:
+            wait = min(heartbeat_s, give_up - loop.time())
+            if wait <= 0:
+                raise _idle_error(idle_s)
+            done, _ = await asyncio.wait((pending,), timeout=wait)
+            if done:
+                return pending.result()
+            if loop.time() >= give_up:
+                raise _idle_error(idle_s)
+            await writer.heartbeat()
+    finally:
+        if not pending.done():
+            pending.cancel()
+
+
+async def pump_stream(
+    request: web.Request,
+    ctx: RequestContext,
+    upstream: UpstreamStream,
+    translator: ChunkSource,
+    *,
+    lifecycle: Lifecycle,
+    heartbeat_s: float,
+    idle_s: float,
+    chunk_timer: ChunkTimer | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
+    session = lifecycle.stream_opened()
+    writer: SseWriter | None = None
+    try:
+        writer = await SseWriter.open(request, headers or {})
+        event = await _first_event(upstream, writer, heartbeat_s, idle_s)
+        loop = asyncio.get_running_loop()
+        # Re-arming the idle timer on every event would cost a timer per chunk; re-arm at most
+        # every `step` seconds instead (the timeout is then exact to within `step`).
+        step = min(1.0, idle_s / 4)
+        async with asyncio.timeout(idle_s) as idle:
+            armed_at = loop.time()
+            while event is not None:
+                chunks = translator.feed(event)
+                if chunks:
+                    await writer.write(encode_chunks(chunks))
+                    now = time.perf_counter()
+                    if ctx.ttft_s is None and translator.first_content_emitted:
+                        ctx.ttft_s = now - ctx.started
+                    if chunk_timer is not None:
+                        chunk_timer.tick(now)
+                event = await upstream.next_event()
+                now_loop = loop.time()
+                if now_loop - armed_at >= step:
+                    idle.reschedule(now_loop + idle_s)
+                    armed_at = now_loop
+        tail = translator.finish()
+        if tail:
+            await writer.write(encode_chunks(tail))
+        await writer.done()
+    except TimeoutError:
+        await _end_with_error(ctx, writer, _idle_error(idle_s))
+    except GatewayError as error:
+        await _end_with_error(ctx, writer, error)
+    except asyncio.CancelledError:
+        if session.shutdown_requested:
+            # Shutdown grace is over: say so instead of cutting the stream silently.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            await _end_with_error(ctx, writer, ServiceUnavailableError(
+                "The gateway is shutting down; the stream was ended.", code="server_shutdown"))
+        else:
+            ctx.disconnected = True
+            raise
+    except (ConnectionResetError, ConnectionError):
+        ctx.disconnected = True
+    except Exception:  # noqa: BLE001 - a bug must still end the stream with an error event
+        log.exception("stream failed unexpectedly")
+        await _end_with_error(ctx, writer, InternalError("The gateway failed while streaming."))
+    finally:
+        upstream.close()
+        lifecycle.stream_closed(session)
+        if chunk_timer is not None:
+            chunk_timer.close()
+        if writer is not None:
+            ctx.bytes_sent = writer.bytes_sent
+    ctx.status = 200
+    return writer.response if writer is not None else web.Response(status=499)
+
+
+async def _end_with_error(ctx: RequestContext, writer: SseWriter | None,
+                          error: GatewayError) -> None:
+    ctx.error_code = error.code
+    if writer is None:
+        raise error
+    try:
+        await writer.error(error)
+    except (ConnectionResetError, ConnectionError):
+        ctx.disconnected = True

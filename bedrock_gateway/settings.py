@@ -1,0 +1,262 @@
+"""One frozen Settings object, read from the environment (and an optional YAML file) at start.
+
+Names follow the incumbent Bedrock Access Gateway where it has one (API_ROUTE_PREFIX, AWS_REGION,
+DEFAULT_MODEL, DEBUG, ENABLE_CROSS_REGION_INFERENCE, ...), so its users' deployments carry over.
+Every bad value is reported at start, all at once, instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names every bad variable."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # Listener
+    host: str = "0.0.0.0"
+    port: int = 8000
+    metrics_port: int = 9464  # 0 disables the metrics listener
+    api_route_prefix: str = "/api/v1"
+    # Bedrock
+    aws_region: str = "us-east-1"
+    bedrock_regions: tuple[str, ...] = ()
+    default_model: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    default_embedding_model: str = "cohere.embed-multilingual-v3"
+    bedrock_connect_timeout_seconds: float = 10.0
+    bedrock_read_timeout_seconds: float = 300.0
+    bedrock_max_attempts: int = 2
+    request_timeout_seconds: float = 600.0
+    # Catalog
+    enable_cross_region_inference: bool = True
+    enable_application_inference_profiles: bool = True
+    model_refresh_seconds: float = 300.0
+    model_aliases_file: str | None = None
+    # Auth
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    api_key_file: str | None = None
+    api_key_secret_arn: str | None = None
+    api_key_param_name: str | None = None
+    api_key_refresh_seconds: float = 60.0
+    # Admission and streaming
+    max_concurrent_requests: int = 512
+    max_streams_per_region: int = 256
+    region_queue_timeout_seconds: float = 0.5
+    max_request_body_bytes: int = 20 * 1024 * 1024
+    stream_idle_timeout: float = 60.0
+    sse_heartbeat_seconds: float = 15.0
+    # Shutdown
+    shutdown_grace_seconds: float = 30.0
+    drain_delay_seconds: float = 5.0
+    # Chat features
+    enable_prompt_caching: bool = False
+    guardrail_identifier: str | None = None
+    guardrail_version: str | None = None
+    reasoning_budget_low: int = 1024
+    reasoning_budget_medium: int = 4096
+    reasoning_budget_high: int = 16384
+    image_fetch_allowlist: tuple[str, ...] = ()
+    image_fetch_max_bytes: int = 3_932_160  # Bedrock's 3.75 MB image limit
+    image_fetch_timeout_seconds: float = 10.0
+    embedding_concurrency: int = 8
+    # Regions
+    breaker_failure_threshold: int = 5
+    breaker_cooldown_seconds: float = 30.0
+    # Logging
+    debug: bool = False
+    log_level: str = "INFO"
+    access_log: bool = True
+    log_content: bool = False
+    trusted_proxy_count: int = 0
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Regions to serve from, primary first."""
+        return self.bedrock_regions or (self.aws_region,)
+
+    @property
+    def route_prefixes(self) -> tuple[str, ...]:
+        prefixes = [self.api_route_prefix.rstrip("/")]
+        if "/v1" not in prefixes:
+            prefixes.append("/v1")
+        return tuple(prefixes)
+
+    def has_key_source(self) -> bool:
+        return bool(
+            self.api_keys or self.api_key_file or self.api_key_secret_arn or self.api_key_param_name
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `GATEWAY_CONFIG_FILE` (YAML, same names), then env, then `overrides`."""
+        env = dict(os.environ if environ is None else environ)
+        merged: dict[str, str] = {}
+        config_file = env.get("GATEWAY_CONFIG_FILE")
+        if config_file:
+            merged.update(_read_yaml(config_file))
+        merged.update(env)
+        values, errors = _parse(merged)
+        values.update(overrides)
+        try:
+            settings = cls(**values)
+        except TypeError as exc:  # only reachable through a wrong override name
+            raise SettingsError(str(exc)) from None
+        errors.extend(settings._problems())
+        if errors:
+            raise SettingsError("Invalid settings:\n  " + "\n  ".join(errors))
+        return settings
+
+    def _problems(self) -> list[str]:
+        problems = []
+        if not self.api_route_prefix.startswith("/"):
+            problems.append("API_ROUTE_PREFIX must start with '/'")
+        for name in ("port", "metrics_port"):
+            value = getattr(self, name)
+            if not 0 <= value <= 65535:
+                problems.append(f"{name.upper()} must be a port number, got {value}")
+        for name in ("max_concurrent_requests", "max_streams_per_region", "bedrock_max_attempts",
+                     "max_request_body_bytes", "embedding_concurrency",
+                     "breaker_failure_threshold"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name.upper()} must be at least 1")
+        for name in ("request_timeout_seconds", "bedrock_read_timeout_seconds",
+                     "stream_idle_timeout", "region_queue_timeout_seconds"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name.upper()} must be greater than 0")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            problems.append(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
+        return problems
+
+
+# Environment variable -> (field, parser). Parsers raise ValueError with a readable message.
+def _bool(raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError(f"must not be negative, got {raw!r}")
+    return value
+
+
+def _optional(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+_ENV: dict[str, tuple[str, Any]] = {
+    "HOST": ("host", str),
+    "PORT": ("port", int),
+    "METRICS_PORT": ("metrics_port", int),
+    "API_ROUTE_PREFIX": ("api_route_prefix", str),
+    "AWS_REGION": ("aws_region", str),
+    "BEDROCK_REGIONS": ("bedrock_regions", _csv),
+    "DEFAULT_MODEL": ("default_model", str),
+    "DEFAULT_EMBEDDING_MODEL": ("default_embedding_model", str),
+    "BEDROCK_CONNECT_TIMEOUT_SECONDS": ("bedrock_connect_timeout_seconds", _positive_float),
+    "BEDROCK_READ_TIMEOUT_SECONDS": ("bedrock_read_timeout_seconds", _positive_float),
+    "BEDROCK_MAX_ATTEMPTS": ("bedrock_max_attempts", int),
+    "REQUEST_TIMEOUT_SECONDS": ("request_timeout_seconds", _positive_float),
+    "ENABLE_CROSS_REGION_INFERENCE": ("enable_cross_region_inference", _bool),
+    "ENABLE_APPLICATION_INFERENCE_PROFILES": ("enable_application_inference_profiles", _bool),
+    "MODEL_REFRESH_SECONDS": ("model_refresh_seconds", _positive_float),
+    "MODEL_ALIASES_FILE": ("model_aliases_file", _optional),
+    "API_KEY_FILE": ("api_key_file", _optional),
+    "API_KEY_SECRET_ARN": ("api_key_secret_arn", _optional),
+    "API_KEY_PARAM_NAME": ("api_key_param_name", _optional),
+    "API_KEY_REFRESH_SECONDS": ("api_key_refresh_seconds", _positive_float),
+    "MAX_CONCURRENT_REQUESTS": ("max_concurrent_requests", int),
+    "MAX_STREAMS_PER_REGION": ("max_streams_per_region", int),
+    "REGION_QUEUE_TIMEOUT_SECONDS": ("region_queue_timeout_seconds", _positive_float),
+    "MAX_REQUEST_BODY_BYTES": ("max_request_body_bytes", int),
+    "STREAM_IDLE_TIMEOUT": ("stream_idle_timeout", _positive_float),
+    "SSE_HEARTBEAT_SECONDS": ("sse_heartbeat_seconds", _positive_float),
+    "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", _positive_float),
+    "DRAIN_DELAY_SECONDS": ("drain_delay_seconds", _positive_float),
+    "ENABLE_PROMPT_CACHING": ("enable_prompt_caching", _bool),
+    "GUARDRAIL_IDENTIFIER": ("guardrail_identifier", _optional),
+    "GUARDRAIL_VERSION": ("guardrail_version", _optional),
+    "REASONING_BUDGET_LOW": ("reasoning_budget_low", int),
+    "REASONING_BUDGET_MEDIUM": ("reasoning_budget_medium", int),
+    "REASONING_BUDGET_HIGH": ("reasoning_budget_high", int),
+    "IMAGE_FETCH_ALLOWLIST": ("image_fetch_allowlist", _csv),
+    "IMAGE_FETCH_MAX_BYTES": ("image_fetch_max_bytes", int),
+    "IMAGE_FETCH_TIMEOUT_SECONDS": ("image_fetch_timeout_seconds", _positive_float),
+    "EMBEDDING_CONCURRENCY": ("embedding_concurrency", int),
+    "BREAKER_FAILURE_THRESHOLD": ("breaker_failure_threshold", int),
+    "BREAKER_COOLDOWN_SECONDS": ("breaker_cooldown_seconds", _positive_float),
+    "DEBUG": ("debug", _bool),
+    "LOG_LEVEL": ("log_level", str),
+    "ACCESS_LOG": ("access_log", _bool),
+    "LOG_CONTENT": ("log_content", _bool),
+    "TRUSTED_PROXY_COUNT": ("trusted_proxy_count", int),
+}
+
+
+def setting_names() -> list[str]:
+    """Every environment variable the gateway reads (the README table is checked against this)."""
+    return sorted([*_ENV, "API_KEY", "OPENAI_API_KEY", "GATEWAY_CONFIG_FILE"])
+
+
+def _parse(env: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for name, (attr, parser) in _ENV.items():
+        if name not in env:
+            continue
+        raw = env[name]
+        try:
+            values[attr] = parser(raw if isinstance(raw, str) else _to_text(raw))
+        except ValueError as exc:
+            reason = str(exc) if parser not in (int, float) else f"expected a number, got {raw!r}"
+            errors.append(f"{name}: {reason}")
+    # Several keys may be valid at once (rotation overlap): comma-separated.
+    keys = [*_csv(str(env.get("API_KEY", ""))), *_csv(str(env.get("OPENAI_API_KEY", "")))]
+    if keys:
+        values["api_keys"] = tuple(dict.fromkeys(keys))
+    return values, errors
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _read_yaml(path: str) -> dict[str, Any]:
+    import yaml  # only when a config file is used
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingsError(f"GATEWAY_CONFIG_FILE {path!r} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"GATEWAY_CONFIG_FILE {path!r} must hold a mapping of setting names")
+    return {str(k).upper(): v for k, v in data.items()}
+
+
+def replace(settings: Settings, **changes: Any) -> Settings:
+    return dataclasses.replace(settings, **changes)

@@ -1,0 +1,148 @@
+"""Images and documents: OpenAI data URLs (or fetched bytes) -> Bedrock image/document blocks.
+
+Bedrock takes raw bytes (botocore base64-encodes them on the wire), a format from a fixed list,
+and enforces size limits we check first so the client gets a 400 naming the part instead of
+Bedrock's generic validation error after the upload.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from bedrock_gateway.errors import InvalidRequestError
+
+IMAGE_MAX_BYTES = 3_932_160  # 3.75 MB, Bedrock's per-image limit
+DOCUMENT_MAX_BYTES = 4_718_592  # 4.5 MB, Bedrock's per-document limit
+
+_IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
+                "image/gif": "gif", "image/webp": "webp"}
+_DOCUMENT_TYPES = {
+    "application/pdf": "pdf", "text/csv": "csv", "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "text/html": "html", "text/plain": "txt", "text/markdown": "md", "text/x-markdown": "md",
+}
+_DOCUMENT_EXTENSIONS = {"pdf": "pdf", "csv": "csv", "doc": "doc", "docx": "docx", "xls": "xls",
+                        "xlsx": "xlsx", "html": "html", "htm": "html", "txt": "txt", "md": "md",
+                        "markdown": "md"}
+_NAME_DISALLOWED = re.compile(r"[^A-Za-z0-9()\[\]\- ]+")
+_SPACES = re.compile(r"\s+")
+
+
+def _invalid(message: str, param: str, code: str = "invalid_value") -> InvalidRequestError:
+    return InvalidRequestError(message, param=param, code=code)
+
+
+def _decoded_size(payload: str) -> int:
+    """Bytes that base64 text decodes to, without decoding it (to refuse huge inputs cheaply)."""
+    size = len(payload) * 3 // 4
+    return size - payload[-2:].count("=")
+
+
+def _b64decode(payload: str, param: str) -> bytes:
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    try:  # some clients wrap base64 at 76 columns
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid("The data is not valid base64.", param) from None
+
+
+def split_data_url(url: str, param: str) -> tuple[str, str]:
+    """(media type, base64 payload) of `data:<type>[;params];base64,<payload>`."""
+    header, comma, payload = url.partition(",")
+    if not comma or not header[:5].lower() == "data:":
+        raise _invalid("Malformed data URL: expected data:<type>;base64,<data>.", param)
+    fields = header[5:].split(";")
+    if "base64" not in (f.strip().lower() for f in fields[1:]):
+        raise _invalid("Data URLs must be base64-encoded (data:<type>;base64,...).", param)
+    if not payload:
+        raise _invalid("The data URL holds no data.", param)
+    return fields[0].strip().lower(), payload
+
+
+def sniff_image_format(data: bytes) -> str | None:
+    """The real format from the magic bytes: clients often label a JPEG as PNG, Bedrock rejects it."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _image(data: bytes, declared: str | None, param: str) -> dict:
+    if len(data) > IMAGE_MAX_BYTES:
+        raise _invalid(f"The image is larger than Amazon Bedrock's limit of 3.75 MB "
+                       f"({len(data)} bytes).", param, "image_too_large")
+    if not data:
+        raise _invalid("The image is empty.", param)
+    fmt = sniff_image_format(data) or declared
+    if fmt not in ("png", "jpeg", "gif", "webp"):
+        raise _invalid("Images must be png, jpeg, gif or webp.", param, "invalid_image_format")
+    return {"image": {"format": fmt, "source": {"bytes": data}}}
+
+
+def image_block(url: str, fetched: Mapping[str, tuple[bytes, str]], param: str) -> dict:
+    """The Bedrock image block for an `image_url` part (`param` names its url)."""
+    if url[:5].lower() != "data:":
+        got = fetched.get(url)
+        if got is None:
+            raise _invalid("The image URL was not fetched.", param, "image_fetch_failed")
+        return _image(got[0], got[1], param)
+    media_type, payload = split_data_url(url, param)
+    if _decoded_size(payload) > IMAGE_MAX_BYTES + 3:
+        raise _invalid("The image is larger than Amazon Bedrock's limit of 3.75 MB.", param,
+                       "image_too_large")
+    return _image(_b64decode(payload, param), _IMAGE_TYPES.get(media_type), param)
+
+
+def document_name(filename: str | None, used: set[str]) -> str:
+    """A name Bedrock accepts (alphanumerics, single spaces, hyphens, parentheses, brackets),
+    unique within the request."""
+    stem = (filename or "").rsplit("/", 1)[-1]
+    if "." in stem:
+        stem = stem.rsplit(".", 1)[0]
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    name = _SPACES.sub(" ", _NAME_DISALLOWED.sub(" ", ascii_stem)).strip()[:180] or "document"
+    candidate, n = name, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{name} ({n})"
+    used.add(candidate)
+    return candidate
+
+
+def document_block(file_data: str, filename: str | None, param: str, used_names: set[str]) -> dict:
+    """The Bedrock document block for a `file` part (`param` names its file_data)."""
+    if file_data[:5].lower() == "data:":
+        media_type, payload = split_data_url(file_data, param)
+    else:  # bare base64, as some clients send it: the filename must tell the format
+        media_type, payload = "", file_data
+    fmt = _DOCUMENT_TYPES.get(media_type)
+    if fmt is None and filename and "." in filename:
+        fmt = _DOCUMENT_EXTENSIONS.get(filename.rsplit(".", 1)[1].lower())
+    if fmt is None:
+        raise _invalid("Unsupported document type; Amazon Bedrock takes pdf, csv, doc, docx, xls, "
+                       "xlsx, html, txt and md.", param, "invalid_document_format")
+    if _decoded_size(payload) > DOCUMENT_MAX_BYTES + 3:
+        raise _invalid("The document is larger than Amazon Bedrock's limit of 4.5 MB.", param,
+                       "document_too_large")
+    data = _b64decode(payload, param)
+    if len(data) > DOCUMENT_MAX_BYTES:
+        raise _invalid("The document is larger than Amazon Bedrock's limit of 4.5 MB.", param,
+                       "document_too_large")
+    if not data:
+        raise _invalid("The document is empty.", param)
+    return {"document": {"format": fmt, "name": document_name(filename, used_names),
+                         "source": {"bytes": data}}}

@@ -1,0 +1,106 @@
+"""A Converse response -> an OpenAI `chat.completion`; the stop-reason and usage mappings that the
+stream translator shares.
+
+Usage: Bedrock's `inputTokens` excludes cached tokens while OpenAI's `prompt_tokens` includes
+them, so prompt_tokens = inputTokens + cacheReadInputTokens + cacheWriteInputTokens; cache reads
+are `prompt_tokens_details.cached_tokens` (OpenAI's name) and cache writes
+`prompt_tokens_details.cache_write_tokens` (ours: OpenAI has no such field). Bedrock does not
+count reasoning tokens apart, so `completion_tokens_details` is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import orjson
+
+STOP_REASONS: Mapping[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+
+
+def finish_reason_for(stop_reason: object, *, tool_calls: bool) -> str:
+    """OpenAI's finish_reason. `tool_use` without a client-visible tool call (the structured
+    output tool answered) is a normal stop."""
+    reason = STOP_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
+    if reason == "tool_calls" and not tool_calls:
+        return "stop"
+    return reason
+
+
+def openai_usage(usage: Mapping) -> dict:
+    """Bedrock's usage block -> OpenAI's `usage` object."""
+    fresh = usage.get("inputTokens") or 0
+    read = usage.get("cacheReadInputTokens") or 0
+    write = usage.get("cacheWriteInputTokens") or 0
+    completion = usage.get("outputTokens") or 0
+    prompt = fresh + read + write
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": read, "cache_write_tokens": write},
+    }
+
+
+def _arguments(value: object) -> str:
+    return orjson.dumps(value if value is not None else {}).decode()
+
+
+def from_converse_response(resp: dict, *, model: str, completion_id: str, created: int,
+                           structured_tool: str | None) -> dict:
+    """The OpenAI `chat.completion` for a Converse response.
+
+    The structured-output tool's input becomes the content (alone: text the model wrote around
+    the call is dropped, as a client parsing JSON needs). Redacted reasoning and reasoning
+    signatures are never shown.
+    """
+    output = resp.get("output") or {}
+    blocks = (output.get("message") or {}).get("content") or ()
+    texts: list[str] = []
+    reasoning: list[str] = []
+    tool_calls: list[dict] = []
+    structured: str | None = None
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            name = use.get("name")
+            if structured_tool is not None and name == structured_tool:
+                structured = _arguments(use.get("input"))
+            else:
+                tool_calls.append({"id": use.get("toolUseId"), "type": "function",
+                                   "function": {"name": name,
+                                                "arguments": _arguments(use.get("input"))}})
+        elif "reasoningContent" in block:
+            text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
+            if text:
+                reasoning.append(text)
+    content = structured if structured is not None else "".join(texts)
+    message: dict = {"role": "assistant", "content": content or None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "finish_reason": finish_reason_for(resp.get("stopReason"), tool_calls=bool(tool_calls)),
+            "logprobs": None,
+        }],
+        "usage": openai_usage(resp.get("usage") or {}),
+    }

@@ -1,0 +1,179 @@
+"""The measurements. Each phase fills one key of `bench.results`; the runner isolates phases so a
+failing one is recorded and the others still run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.clients import EmulatorControl, FloorClient, GatewayClient, Result
+from bench.load import closed_loop, median, summarize
+from bench.plan import NO_PACING, Plan, prompt
+from bench.procs import API_KEY, Child, RssSampler, start_gateway, wait_ready
+
+MIB = 1024 * 1024
+THROTTLE_EAST = {"region": "us-east-1", "operation": "converse", "error": "ThrottlingException"}
+
+
+@dataclass
+class Bench:
+    plan: Plan
+    out: Path
+    emulator: Child
+    emulator_url: str
+    control: EmulatorControl
+    floor: FloorClient
+    gateway: GatewayClient
+    gateway_child: Child
+    children: list[Child]
+    results: dict = field(default_factory=dict)
+
+
+async def measure(bench: Bench, call: Callable[[int], object], n: int, concurrency: int,
+                  cpu_of: Child | None = None) -> dict:
+    """One closed-loop run; with `cpu_of`, that process's CPU-seconds over the run."""
+    emulator_cpu = bench.emulator.cpu_seconds()
+    cpu_before = cpu_of.cpu_seconds() if cpu_of else None
+    results, wall = await closed_loop(call, n, concurrency, bench.plan.phase_timeout)
+    stats = summarize(results, n, concurrency, wall)
+    if cpu_of is not None:
+        stats.cpu_s = cpu_of.cpu_seconds() - cpu_before
+    data = stats.as_dict()
+    data["emulator_cpu_s"] = round(bench.emulator.cpu_seconds() - emulator_cpu, 3)
+    return data
+
+
+async def warmup(bench: Bench, gateway: GatewayClient | None = None, floor: bool = True) -> None:
+    gateway = gateway or bench.gateway
+    n = bench.plan.warmup
+    if floor:
+        await closed_loop(lambda i: bench.floor.converse(prompt(i) + NO_PACING), n, 4, 30)
+        await closed_loop(lambda i: bench.floor.converse_stream(prompt(i)), n, 4, 30)
+    await closed_loop(lambda i: gateway.chat(prompt(i) + NO_PACING), n, 4, 30)
+    await closed_loop(lambda i: gateway.chat_stream(prompt(i)), n, 4, 30)
+
+
+async def nonstream_c1(bench: Bench) -> None:
+    n = bench.plan.nonstream
+    floor = await measure(bench, lambda i: bench.floor.converse(prompt(i) + NO_PACING), n, 1)
+    gateway = await measure(bench, lambda i: bench.gateway.chat(prompt(i) + NO_PACING), n, 1)
+    bench.results["nonstream_c1"] = {"floor": floor, "gateway": gateway}
+
+
+async def stream(bench: Bench, concurrency: int, n: int) -> None:
+    floor = await measure(bench, lambda i: bench.floor.converse_stream(prompt(i)), n, concurrency)
+    gateway = await measure(bench, lambda i: bench.gateway.chat_stream(prompt(i)), n, concurrency,
+                            cpu_of=bench.gateway_child)
+    bench.results[f"stream_c{concurrency}"] = {"floor": floor, "gateway": gateway}
+
+
+async def stream_c1000(bench: Bench) -> None:
+    n = bench.plan.stream_c1000
+    child = bench.gateway_child
+    with RssSampler(child, 0.05) as sampler:
+        await asyncio.sleep(0.1)
+        before = sampler.peak
+        gateway = await measure(bench, lambda i: bench.gateway.chat_stream(prompt(i)), n, n,
+                                cpu_of=child)
+    bench.results["stream_c1000"] = {
+        "gateway": gateway, "rss_before_mib": round(before / MIB, 1),
+        "peak_rss_mib": round(sampler.peak / MIB, 1), "rss_samples": sampler.samples,
+        "vmhwm_mib": round((child.peak_rss_kernel() or 0) / MIB, 1),
+        "rss_after_mib": round(child.rss() / MIB, 1)}
+
+
+async def telemetry_cost(bench: Bench) -> None:
+    """CPU per 1,000 streams, telemetry on (the main gateway) vs off (a second process)."""
+    child, url, _ = start_gateway(bench.out, "gateway-telemetry-off", bench.emulator_url,
+                                  telemetry=False)
+    bench.children.append(child)
+    try:
+        wait_ready(child, url + "/ready")
+        async with GatewayClient(url, API_KEY) as off_client:
+            await warmup(bench, off_client, floor=False)
+            runs = []
+            targets = {"on": (bench.gateway, bench.gateway_child), "off": (off_client, child)}
+            for _ in range(bench.plan.telemetry_pairs):
+                for mode in ("on", "off"):
+                    client, proc = targets[mode]
+                    data = await measure(bench, lambda i, c=client: c.chat_stream(prompt(i)),
+                                         bench.plan.telemetry_requests, 50, cpu_of=proc)
+                    runs.append({"mode": mode, **data})
+    finally:
+        child.stop()
+    on = median([r["cpu_s_per_1000"] for r in runs if r["mode"] == "on"])
+    off = median([r["cpu_s_per_1000"] for r in runs if r["mode"] == "off"])
+    bench.results["telemetry"] = {
+        "runs": runs, "on_cpu_s_per_1000": on, "off_cpu_s_per_1000": off,
+        "diff_pct": round((on - off) / off * 100, 2) if on and off else None,
+        "errors": sum(r["errors"] + r["incomplete"] for r in runs)}
+
+
+async def embeddings(bench: Bench) -> None:
+    texts = [f"Passage {i}: the gateway batches texts for the embedding model, item {i % 13}."
+             for i in range(bench.plan.embed_texts)]
+    batches = [texts[i:i + 96] for i in range(0, len(texts), 96)]
+    floor_ms, gateway_ms, failures = [], [], []
+    for _ in range(bench.plan.embed_reps):
+        result = await bench.gateway.embed(texts)
+        gateway_ms.append(round(result.latency * 1000, 2))
+        if not result.ok:
+            failures.append(f"gateway: {result.error}")
+        started = asyncio.get_running_loop().time()
+        parts: list[Result] = await asyncio.gather(*(bench.floor.embed(b) for b in batches))
+        floor_ms.append(round((asyncio.get_running_loop().time() - started) * 1000, 2))
+        failures.extend(f"floor: {r.error}" for r in parts if not r.ok)
+    bench.results["embeddings"] = {
+        "texts": len(texts), "batches": len(batches), "floor_ms": floor_ms,
+        "gateway_ms": gateway_ms, "floor_median_ms": median(floor_ms),
+        "gateway_median_ms": median(gateway_ms), "errors": failures[:10],
+        "error_count": len(failures)}
+
+
+async def _sequence(bench: Bench, client: GatewayClient, n: int) -> tuple[dict, list[float]]:
+    results, wall = await closed_loop(lambda i: client.chat(prompt(i) + NO_PACING), n, 1,
+                                      bench.plan.phase_timeout)
+    stats = summarize(results, n, 1, wall).as_dict()
+    return stats, [round(r.latency * 1000, 2) for r in results]
+
+
+async def failover(bench: Bench) -> None:
+    """Non-stream latency with us-east-1 throttling `converse`: (a) the main gateway with its
+    default breaker (first requests, then steady state with the breaker open); (b) a gateway
+    whose breaker never opens, so every request pays the failover."""
+    plan, control = bench.plan, bench.control
+    out: dict = {"fault": THROTTLE_EAST}
+    baseline, _ = await _sequence(bench, bench.gateway, plan.failover_baseline)
+    await control.add_fault(**THROTTLE_EAST)
+    try:
+        first, first_list = await _sequence(bench, bench.gateway, plan.failover_first)
+        steady, _ = await _sequence(bench, bench.gateway, plan.failover_steady)
+    finally:
+        await control.clear_faults()
+    out["breaker_default"] = {"no_fault": baseline, "first_requests": first,
+                              "first_latencies_ms": first_list, "steady_state": steady}
+    child, url, _ = start_gateway(bench.out, "gateway-failover", bench.emulator_url,
+                                  telemetry=True,
+                                  extra_env={"BREAKER_FAILURE_THRESHOLD": "1000000"})
+    bench.children.append(child)
+    try:
+        wait_ready(child, url + "/ready")
+        async with GatewayClient(url, API_KEY) as client:
+            await warmup(bench, client, floor=False)
+            no_fault, _ = await _sequence(bench, client, plan.failover_baseline)
+            await control.add_fault(**THROTTLE_EAST)
+            try:
+                faulted, latencies = await _sequence(bench, client, plan.failover_pure)
+            finally:
+                await control.clear_faults()
+    finally:
+        child.stop()
+    out["breaker_never_opens"] = {"no_fault": no_fault, "faulted": faulted,
+                                  "latencies_ms": latencies}
+    try:
+        out["emulator_stats"] = await control.stats()
+    except Exception as exc:  # noqa: BLE001 - informational only
+        out["emulator_stats"] = f"unavailable: {exc}"
+    bench.results["failover"] = out

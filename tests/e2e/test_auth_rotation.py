@@ -1,0 +1,99 @@
+"""API keys: several valid at once, rotation through a mounted file without restart, and no
+start without a key source."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import openai
+import pytest
+from openai import AsyncOpenAI
+
+from tests.conftest import HAIKU
+
+
+async def ask(gateway, key: str) -> str:
+    async with AsyncOpenAI(base_url=gateway.base_url, api_key=key, max_retries=0) as client:
+        response = await client.chat.completions.create(
+            model=HAIKU, messages=[{"role": "user", "content": "hi [[emu chunks=2]]"}])
+        return response.choices[0].message.content
+
+
+async def wait_until(predicate, timeout: float = 5.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def accepted(gateway, key: str) -> bool:
+    try:
+        await ask(gateway, key)
+        return True
+    except openai.AuthenticationError:
+        return False
+
+
+async def test_key_file_rotation_without_restart(make_gateway, tmp_path):
+    key_file = tmp_path / "api_key"
+    key_file.write_text("sk-old-key\n")
+    gateway = await make_gateway(api_keys=(), api_key_file=str(key_file))
+    assert await accepted(gateway, "sk-old-key")
+    assert not await accepted(gateway, "sk-new-key")
+
+    # Overlap: both keys valid while clients move over.
+    key_file.write_text("sk-old-key\nsk-new-key\n")
+    assert await wait_until(lambda: accepted(gateway, "sk-new-key"))
+    assert await accepted(gateway, "sk-old-key")
+
+    # The old key is retired, the way Kubernetes swaps a Secret's symlink.
+    replacement = tmp_path / "api_key.next"
+    replacement.write_text('{"api_key": "sk-new-key"}')
+    os.replace(replacement, key_file)
+    assert await wait_until(lambda: _not(accepted(gateway, "sk-old-key")))
+    assert await accepted(gateway, "sk-new-key")
+
+
+async def _not(awaitable) -> bool:
+    return not await awaitable
+
+
+async def test_several_static_keys_are_valid(make_gateway):
+    gateway = await make_gateway(api_keys=("sk-a", "sk-b"))
+    assert await accepted(gateway, "sk-a") and await accepted(gateway, "sk-b")
+    assert not await accepted(gateway, "sk-c")
+
+
+@pytest.mark.parametrize("env, message", [
+    ({}, "No API key source is configured"),
+    ({"API_KEY": "k", "PORT": "eighty"}, "PORT: expected a number"),
+    ({"API_KEY": "k", "ENABLE_PROMPT_CACHING": "maybe"}, "ENABLE_PROMPT_CACHING"),
+    ({"API_KEY": "k", "MAX_CONCURRENT_REQUESTS": "0"}, "MAX_CONCURRENT_REQUESTS must be at least 1"),
+    ({"API_KEY": "k", "API_ROUTE_PREFIX": "api"}, "API_ROUTE_PREFIX must start with '/'"),
+])
+def test_refuses_to_start_with_a_clear_message(env, message):
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("API_KEY", "OPENAI_API_KEY"))}
+    result = subprocess.run([sys.executable, "-m", "bedrock_gateway", "--port", "0"],
+                            env={**clean, **env}, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_key_file_stops_start_with_its_reason(tmp_path):
+    env = {**os.environ, "API_KEY_FILE": str(tmp_path / "absent"), "METRICS_PORT": "0",
+           "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:9",
+           "AWS_ENDPOINT_URL_BEDROCK": "http://127.0.0.1:9",
+           "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    env.pop("API_KEY", None)
+    result = subprocess.run([sys.executable, "-m", "bedrock_gateway", "--port", "0"],
+                            env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "API_KEY_FILE" in result.stderr and "Traceback" not in result.stderr

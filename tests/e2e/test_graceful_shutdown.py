@@ -1,0 +1,87 @@
+"""SIGTERM on the real server process: readiness drops at once, new requests are still served
+during the drain delay, short streams finish with [DONE], long ones end with an error event, and
+the process exits 0 in time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import aiohttp
+import orjson
+
+from tests.conftest import HAIKU, TEST_KEY
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_ready(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never became ready")
+
+
+async def read_stream(session: aiohttp.ClientSession, url: str, content: str) -> list[str]:
+    async with session.post(url, headers={"Authorization": f"Bearer {TEST_KEY}"},
+                            json={"model": HAIKU, "stream": True,
+                                  "messages": [{"role": "user", "content": content}]}) as resp:
+        assert resp.status == 200
+        body = (await resp.read()).decode()
+    return [e.removeprefix("data: ") for e in body.split("\n\n") if e.startswith("data: ")]
+
+
+async def test_sigterm_drains_streams_and_exits_zero(emulator):
+    port = free_port()
+    env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
+           "DRAIN_DELAY_SECONDS": "1", "SHUTDOWN_GRACE_SECONDS": "2", "ACCESS_LOG": "off",
+           "DEFAULT_MODEL": HAIKU}
+    proc = subprocess.Popen([sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(f"{base}/ready")
+        async with aiohttp.ClientSession() as session:
+            url = f"{base}/api/v1/chat/completions"
+            short = [asyncio.create_task(read_stream(
+                session, url, f"s{i} [[emu chunks=10 delay_ms=100]]")) for i in range(3)]
+            long = [asyncio.create_task(read_stream(
+                session, url, f"l{i} [[emu chunks=200 delay_ms=100]]")) for i in range(3)]
+            await asyncio.sleep(0.5)
+            sent_at = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.2)
+            async with session.get(f"{base}/ready") as response:
+                assert response.status == 503  # out of the load balancer at once
+            # Still served during the deregistration delay.
+            late = await read_stream(session, url, "late [[emu chunks=3]]")
+            assert late[-1] == "[DONE]"
+            for events in await asyncio.gather(*short):
+                assert events[-1] == "[DONE]"
+            for events in await asyncio.gather(*long):
+                assert events[-1] != "[DONE]"
+                assert orjson.loads(events[-1])["error"]["code"] == "server_shutdown"
+        code = await asyncio.to_thread(proc.wait, 15)
+        elapsed = time.monotonic() - sent_at
+        assert code == 0
+        assert elapsed < 1 + 2 + 5  # drain delay + grace + closing
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

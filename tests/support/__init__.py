@@ -1,0 +1,1 @@
+"""Test helpers that run real servers: an OTLP/HTTP receiver and a Prometheus server."""

@@ -1,0 +1,42 @@
+"""Converse response -> OpenAI chat.completion, from golden files in tests/fixtures/chat_response:
+`response` (botocore's parsed Converse output; bytes as {"$bytes_b64"}), optional
+`structured_tool`, and the `expected` completion."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bedrock_gateway.translate.chat import from_converse_response
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "chat_response"
+CASES = sorted(FIXTURES.glob("*.json"))
+
+
+def decode_bytes(value):
+    if isinstance(value, dict):
+        if set(value) == {"$bytes_b64"}:
+            return base64.b64decode(value["$bytes_b64"])
+        return {k: decode_bytes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_bytes(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_response_fixture(path: Path) -> None:
+    case = json.loads(path.read_text())
+    assert case.get("description")
+    body = from_converse_response(decode_bytes(case["response"]), model="test-model",
+                                  completion_id="chatcmpl-test", created=1700000000,
+                                  structured_tool=case.get("structured_tool"))
+    orjson.dumps(body)
+    assert body == case["expected"]
+
+
+def test_fixture_count() -> None:
+    assert len(CASES) >= 10

@@ -1,0 +1,48 @@
+"""Settings: parsing, validation messages, and the README table documenting every variable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bedrock_gateway.settings import Settings, SettingsError, setting_names
+
+
+def test_defaults_and_incumbent_names():
+    s = Settings.from_env({"API_KEY": "a, b", "AWS_REGION": "eu-west-1",
+                           "BEDROCK_REGIONS": "eu-west-1, eu-central-1", "DEBUG": "true",
+                           "API_ROUTE_PREFIX": "/api/v1"})
+    assert s.api_keys == ("a", "b")
+    assert s.regions == ("eu-west-1", "eu-central-1")
+    assert s.debug is True
+    assert s.route_prefixes == ("/api/v1", "/v1")
+
+
+def test_regions_default_to_aws_region():
+    assert Settings.from_env({"AWS_REGION": "us-west-2"}).regions == ("us-west-2",)
+
+
+def test_every_bad_value_is_reported_at_once():
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"PORT": "x", "DEBUG": "perhaps", "STREAM_IDLE_TIMEOUT": "-1"})
+    text = str(info.value)
+    assert "PORT" in text and "DEBUG" in text and "STREAM_IDLE_TIMEOUT" in text
+
+
+def test_yaml_file_then_env(tmp_path):
+    config = tmp_path / "gw.yaml"
+    config.write_text("PORT: 9001\nbedrock_regions: [us-east-1, us-west-2]\nDEBUG: true\n")
+    s = Settings.from_env({"GATEWAY_CONFIG_FILE": str(config), "DEBUG": "false"})
+    assert s.port == 9001 and s.regions == ("us-east-1", "us-west-2") and s.debug is False
+
+
+def test_keys_are_not_in_repr():
+    assert "secret-value" not in repr(Settings.from_env({"API_KEY": "secret-value"}))
+
+
+def test_readme_documents_every_setting():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, flags=re.M))
+    assert set(setting_names()) <= documented, set(setting_names()) - documented
