@@ -60,3 +60,11 @@ lock: venv
 
 clean:
 	rm -rf $(VENV) bench-results .pytest_cache *.egg-info
+
+.PHONY: k8s-rules deploy-check
+# Regenerate k8s/base/prometheusrule.yaml from config/prometheus/rules (the one source).
+k8s-rules: venv
+	$(BIN)/python k8s/tools/render_prometheusrule.py
+
+deploy-check: venv tools
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy
