@@ -155,30 +155,33 @@ def _opt_num(value: object, param: str, low: float, high: float) -> float | None
     return float(value)
 
 
-# ----------------------------------------------------------------------------- messages
-
-def _text_parts(content: object, param: str, *, allow_refusal: bool = False) -> tuple:
-    """Content that may only hold text: a string or a list of text parts."""
-    if isinstance(content, str):
-        return (TextPart(content),)
-    if not isinstance(content, list):
-        raise _invalid(f"'{param}' must be a string or an array of text parts.", param)
-    parts = []
-    for j, part in enumerate(content):
-        p = f"{param}[{j}]"
-        kind = _obj(part, p).get("type")
-        if kind == "text" or (allow_refusal and kind == "refusal"):
-            key = "text" if kind == "text" else "refusal"
-            text = part.get(key)
-            if not isinstance(text, str):
-                raise _invalid(f"'{p}.{key}' must be a string.", f"{p}.{key}")
-            parts.append(TextPart(text))
-        else:
-            raise _invalid(f"Content part type {kind!r} is not allowed here; only text.", f"{p}.type")
-    return tuple(parts)
+def _string(value: object, param: str, *, empty_ok: bool = False) -> str:
+    if not isinstance(value, str) or not (value or empty_ok):
+        raise _invalid(f"'{param}' must be a {'' if empty_ok else 'non-empty '}string.", param)
+    return value
 
 
-def _user_parts(content: object, param: str) -> tuple:
+def _image_part(part: dict, p: str) -> ImagePart:
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image  # some clients send a string
+    url = _string(url, f"{p}.image_url.url")
+    if not url[:8].lower().startswith(("data:", "http://", "https://")):
+        raise _invalid("Image URLs must be data:, http: or https: URLs.", f"{p}.image_url.url")
+    return ImagePart(url)
+
+
+def _file_part(part: dict, p: str) -> FilePart:
+    file = _obj(part.get("file"), f"{p}.file")
+    if file.get("file_id") is not None and file.get("file_data") is None:
+        raise _invalid("Uploaded files ('file_id') are not supported; send 'file_data'.",
+                       f"{p}.file.file_id")
+    return FilePart(_string(file.get("file_data"), f"{p}.file.file_data"),
+                    _opt_str(file.get("filename"), f"{p}.file.filename"))
+
+
+def _parts(content: object, param: str, *, media: bool = False, refusal: bool = False) -> tuple:
+    """A string, or an array of parts: text always (and refusal for assistant history); images
+    and files only where `media` (user messages)."""
     if isinstance(content, str):
         return (TextPart(content),)
     if not isinstance(content, list):
@@ -187,29 +190,15 @@ def _user_parts(content: object, param: str) -> tuple:
     for j, part in enumerate(content):
         p = f"{param}[{j}]"
         kind = _obj(part, p).get("type")
-        if kind == "text":
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise _invalid(f"'{p}.text' must be a string.", f"{p}.text")
-            parts.append(TextPart(text))
+        if kind == "text" or (refusal and kind == "refusal"):
+            parts.append(TextPart(_string(part.get(kind), f"{p}.{kind}", empty_ok=True)))
+        elif not media:
+            raise _invalid(f"Content part type {kind!r} is not allowed here, only text.",
+                           f"{p}.type")
         elif kind == "image_url":
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image  # some clients send a string
-            if not isinstance(url, str) or not url:
-                raise _invalid(f"'{p}.image_url.url' must be a non-empty string.", f"{p}.image_url.url")
-            scheme = url[:8].lower()
-            if not (scheme.startswith(("data:", "http://", "https://"))):
-                raise _invalid("Image URLs must be data:, http: or https: URLs.", f"{p}.image_url.url")
-            parts.append(ImagePart(url))
+            parts.append(_image_part(part, p))
         elif kind == "file":
-            file = _obj(part.get("file"), f"{p}.file")
-            if file.get("file_id") is not None and file.get("file_data") is None:
-                raise _invalid("Uploaded files ('file_id') are not supported; send 'file_data'.",
-                               f"{p}.file.file_id")
-            data = file.get("file_data")
-            if not isinstance(data, str) or not data:
-                raise _invalid(f"'{p}.file.file_data' must be a non-empty string.", f"{p}.file.file_data")
-            parts.append(FilePart(data, _opt_str(file.get("filename"), f"{p}.file.filename")))
+            parts.append(_file_part(part, p))
         elif kind == "input_audio":
             raise _invalid("Audio input is not supported by this gateway.", p)
         else:
@@ -250,12 +239,11 @@ def _tool_calls(raw: object, param: str) -> tuple[ToolCall, ...]:
         call = _obj(call, p)
         if call.get("type", "function") != "function":
             raise _invalid("Only tool calls of type 'function' are supported.", f"{p}.type")
-        call_id = call.get("id")
-        if not isinstance(call_id, str) or not call_id:
-            raise _invalid(f"'{p}.id' must be a non-empty string.", f"{p}.id")
+        call_id = _string(call.get("id"), f"{p}.id")
         fn = _obj(call.get("function"), f"{p}.function")
         name = _tool_name(fn.get("name"), f"{p}.function.name")
-        calls.append(ToolCall(call_id, name, _arguments(fn.get("arguments"), f"{p}.function.arguments")))
+        calls.append(ToolCall(call_id, name,
+                              _arguments(fn.get("arguments"), f"{p}.function.arguments")))
     return tuple(calls)
 
 
@@ -284,9 +272,9 @@ def _parse_message(raw: object, i: int, calls: _Calls) -> Message:
     if role in ("system", "developer", "user", "tool") and content is None:
         raise _invalid(f"'{p}.content' is required for {role} messages.", f"{p}.content")
     if role in ("system", "developer"):
-        return Message(role, _text_parts(content, f"{p}.content"), i)
+        return Message(role, _parts(content, f"{p}.content"), i)
     if role == "user":
-        return Message("user", _user_parts(content, f"{p}.content"), i)
+        return Message("user", _parts(content, f"{p}.content", media=True), i)
     if role == "assistant":
         tool_calls = _tool_calls(raw.get("tool_calls"), f"{p}.tool_calls")
         legacy = raw.get("function_call")
@@ -300,8 +288,9 @@ def _parse_message(raw: object, i: int, calls: _Calls) -> Message:
         if content is None:
             content = raw.get("refusal")
         if content is None and not tool_calls:
-            raise _invalid(f"'{p}.content' is required unless 'tool_calls' is given.", f"{p}.content")
-        parts = () if content is None else _text_parts(content, f"{p}.content", allow_refusal=True)
+            raise _invalid(f"'{p}.content' is required unless 'tool_calls' is given.",
+                           f"{p}.content")
+        parts = () if content is None else _parts(content, f"{p}.content", refusal=True)
         for j, call in enumerate(tool_calls):
             calls.known.add(call.id)
             calls.waiting[call.id] = f"{p}.tool_calls[{j}]"
@@ -312,17 +301,18 @@ def _parse_message(raw: object, i: int, calls: _Calls) -> Message:
             raise _invalid("'tool_call_id' does not match any earlier assistant tool call.",
                            f"{p}.tool_call_id")
         calls.waiting.pop(call_id, None)
-        return Message("tool", _text_parts(content, f"{p}.content"), i, tool_call_id=call_id,
+        return Message("tool", _parts(content, f"{p}.content"), i, tool_call_id=call_id,
                        content_is_string=isinstance(content, str))
     if role == "function":  # legacy: answers the earliest open function_call of that name
         name = raw.get("name")
         pending = calls.legacy.get(name) if isinstance(name, str) else None
         if not pending:
-            raise _invalid("This function message answers no earlier 'function_call'.", f"{p}.name")
+            raise _invalid("This function message answers no earlier 'function_call'.",
+                           f"{p}.name")
         call_id = pending.pop(0)
         calls.waiting.pop(call_id, None)
         text = "" if content is None else content
-        return Message("tool", _text_parts(text, f"{p}.content"), i, tool_call_id=call_id,
+        return Message("tool", _parts(text, f"{p}.content"), i, tool_call_id=call_id,
                        content_is_string=isinstance(text, str))
     raise _invalid(f"Unknown role {role!r}; expected system, developer, user, assistant or tool.",
                    f"{p}.role")
@@ -340,8 +330,6 @@ def _parse_messages(value: object) -> tuple[Message, ...]:
     calls.check_answered()
     return messages
 
-
-# ----------------------------------------------------------------------------- tools & formats
 
 def _parse_tools(body: dict) -> tuple[Tool, ...]:
     raw, legacy = body.get("tools"), False
@@ -367,7 +355,9 @@ def _parse_tools(body: dict) -> tuple[Tool, ...]:
             raise _invalid(f"Tool name {name!r} is used twice.", f"{fp}.name")
         names.add(name)
         params = fn.get("parameters")
-        params = {"type": "object", "properties": {}} if params is None else _obj(params, f"{fp}.parameters")
+        if params is None:
+            params = {"type": "object", "properties": {}}
+        params = _obj(params, f"{fp}.parameters")
         tools.append(Tool(name, _opt_str(fn.get("description"), f"{fp}.description"), params,
                           bool(_opt_bool(fn.get("strict"), f"{fp}.strict"))))
     return tuple(tools)
@@ -413,11 +403,10 @@ def _parse_response_format(raw: object) -> ResponseFormat | None:
     name = _tool_name(name, f"{p}.name")
     schema = spec.get("schema")
     schema = {"type": "object"} if schema is None else _obj(schema, f"{p}.schema")
-    return ResponseFormat("json_schema", name, _opt_str(spec.get("description"), f"{p}.description"),
-                          schema, bool(_opt_bool(spec.get("strict"), f"{p}.strict")))
+    description = _opt_str(spec.get("description"), f"{p}.description")
+    return ResponseFormat("json_schema", name, description, schema,
+                          bool(_opt_bool(spec.get("strict"), f"{p}.strict")))
 
-
-# ----------------------------------------------------------------------------- the rest
 
 def _reject_unsupported(body: dict) -> None:
     """Parameters that would change the response's shape if honoured: refuse rather than ignore."""
@@ -464,8 +453,7 @@ def _parse_extra(body: dict) -> ExtraBody:
     guardrail = opt_obj("guardrailConfig")
     if guardrail is not None:
         for key in ("guardrailIdentifier", "guardrailVersion"):
-            if not isinstance(guardrail.get(key), str):
-                raise _invalid(f"'guardrailConfig.{key}' must be a string.", f"guardrailConfig.{key}")
+            _string(guardrail.get(key), f"guardrailConfig.{key}")
     performance = opt_obj("performanceConfig")
     if performance is not None and performance.get("latency") not in ("standard", "optimized"):
         raise _invalid("'performanceConfig.latency' must be standard or optimized.",

@@ -13,7 +13,11 @@ from aiohttp import web
 
 from bedrock_gateway.auth import ApiKeyFile, ApiKeyStore
 from bedrock_gateway.bedrock.breaker import CircuitBreaker
-from bedrock_gateway.bedrock.catalog import CatalogRefresher, build_catalog, load_aliases
+from bedrock_gateway.bedrock.catalog import (
+    CatalogRefresher,
+    build_catalog,
+    load_aliases,
+)
 from bedrock_gateway.bedrock.clients import (
     open_region_clients,
     open_secret_clients,

@@ -5,7 +5,11 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from bedrock_gateway.errors import GatewayError, InvalidRequestError, RequestTooLargeError
+from bedrock_gateway.errors import (
+    GatewayError,
+    InvalidRequestError,
+    RequestTooLargeError,
+)
 from bedrock_gateway.server.keys import SETTINGS
 
 

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 class StreamSession:
     """One SSE stream being written; shutdown can end it with an error event."""
 
-    __slots__ = ("task", "shutdown_requested", "__weakref__")
+    __slots__ = ("__weakref__", "shutdown_requested", "task")
 
     def __init__(self, task: asyncio.Task | None) -> None:
         self.task = task

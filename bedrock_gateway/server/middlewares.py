@@ -56,7 +56,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     except asyncio.CancelledError:
         ctx.disconnected = True
         raise
-    except Exception:  # noqa: BLE001 - a bug still gets OpenAI's error shape, never a traceback
+    except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = InternalError("The gateway failed to process the request.")
         response = error_response(error)

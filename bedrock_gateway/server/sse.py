@@ -25,7 +25,7 @@ def encode_chunks(chunks: list[dict]) -> bytes:
 
 
 class SseWriter:
-    __slots__ = ("response", "bytes_sent", "finished")
+    __slots__ = ("bytes_sent", "finished", "response")
 
     def __init__(self, response: web.StreamResponse) -> None:
         self.response = response

@@ -130,7 +130,7 @@ async def pump_stream(
             raise
     except (ConnectionResetError, ConnectionError):
         ctx.disconnected = True
-    except Exception:  # noqa: BLE001 - a bug must still end the stream with an error event
+    except Exception:
         log.exception("stream failed unexpectedly")
         await _end_with_error(ctx, writer, InternalError("The gateway failed while streaming."))
     finally:

@@ -142,8 +142,7 @@ class Telemetry:
                 "ttft_ms": round(ctx.ttft_s * 1000, 3) if ctx.ttft_s is not None else None,
                 "tokens_in": ctx.tokens_in,
                 "tokens_out": ctx.tokens_out,
-                "bytes_sent": ctx.bytes_sent or (response.body_length if response is not None
-                                                 else 0),
+                "bytes_sent": ctx.bytes_sent or _body_size(response),
                 "error_code": ctx.error_code,
                 "trace_id": tracing.trace_id(span),
                 "user_agent": request.headers.get("User-Agent"),
@@ -195,7 +194,7 @@ class Telemetry:
 class CallObserver:
     """Implements bedrock.router.CallObserver for one request."""
 
-    __slots__ = ("_telemetry", "_ctx")
+    __slots__ = ("_ctx", "_telemetry")
 
     def __init__(self, telemetry: Telemetry, ctx: RequestContext) -> None:
         self._telemetry = telemetry
@@ -223,6 +222,13 @@ class CallObserver:
     def failover(self, from_region: str, to_region: str, reason: str) -> None:
         if self._telemetry.metrics_enabled:
             self._telemetry.metrics.failover(from_region, to_region, reason)
+
+
+def _body_size(response: web.StreamResponse | None) -> int:
+    # The middleware finishes before aiohttp writes a plain Response, so count its body.
+    if isinstance(response, web.Response) and isinstance(response.body, bytes):
+        return len(response.body)
+    return response.body_length if response is not None else 0
 
 
 def _request_id(request: web.Request) -> str:

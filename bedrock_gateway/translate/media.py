@@ -69,7 +69,7 @@ def split_data_url(url: str, param: str) -> tuple[str, str]:
 
 
 def sniff_image_format(data: bytes) -> str | None:
-    """The real format from the magic bytes: clients often label a JPEG as PNG, Bedrock rejects it."""
+    """The format the magic bytes say: clients often label a JPEG as PNG, which Bedrock rejects."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if data.startswith(b"\xff\xd8\xff"):

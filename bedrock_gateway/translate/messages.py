@@ -44,7 +44,7 @@ _TOOL_ID_DISALLOWED = re.compile(r"[^a-zA-Z0-9_.:-]")
 
 
 class _ToolIds:
-    """OpenAI tool call ids -> ids Bedrock accepts (`[a-zA-Z0-9_.:-]{1,64}`), stable per request."""
+    """OpenAI tool call ids -> ids Bedrock accepts ([a-zA-Z0-9_.:-]{1,64}), stable per request."""
 
     def __init__(self) -> None:
         self._map: dict[str, str] = {}
@@ -123,7 +123,8 @@ def _turns(req: ChatRequest, caps: ModelCapabilities, fetched: Mapping,
             blocks, bedrock_role = _text_blocks(message), "assistant"
             for call in message.tool_calls:
                 if tools_as_text:
-                    blocks.append({"text": f"[tool call {call.id}] {call.name}({_as_text(call.input)})"})
+                    text = f"[tool call {call.id}] {call.name}({_as_text(call.input)})"
+                    blocks.append({"text": text})
                 else:
                     blocks.append({"toolUse": {"toolUseId": ids(call.id), "name": call.name,
                                                "input": call.input}})
@@ -163,7 +164,7 @@ def build_conversation(req: ChatRequest, caps: ModelCapabilities, *,
     messages = []
     for role, blocks in turns:
         if role == "user" and len(blocks) > 1:
-            # Anthropic wants tool results before anything else in their turn; keep order otherwise.
+            # Anthropic wants tool results first in their turn; the order is kept otherwise.
             blocks.sort(key=lambda b: "toolResult" not in b)
         messages.append({"role": role, "content": blocks})
     last = messages[-1]

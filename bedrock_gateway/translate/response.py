@@ -99,7 +99,8 @@ def from_converse_response(resp: dict, *, model: str, completion_id: str, create
         "choices": [{
             "index": 0,
             "message": message,
-            "finish_reason": finish_reason_for(resp.get("stopReason"), tool_calls=bool(tool_calls)),
+            "finish_reason": finish_reason_for(resp.get("stopReason"),
+                                               tool_calls=bool(tool_calls)),
             "logprobs": None,
         }],
         "usage": openai_usage(resp.get("usage") or {}),

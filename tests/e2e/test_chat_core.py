@@ -64,18 +64,17 @@ async def test_stream_without_include_usage_has_no_usage_chunk(client):
 async def test_raw_sse_framing_and_single_done(gateway):
     import aiohttp
 
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-                f"{gateway.base_url}/chat/completions",
-                headers={"Authorization": "Bearer sk-test-0123456789"},
-                json={"model": HAIKU, "stream": True,
-                      "messages": [{"role": "user", "content": "hi [[emu chunks=4]]"}]},
-        ) as response:
-            assert response.status == 200
-            assert response.headers["Content-Type"].startswith("text/event-stream")
-            assert response.headers["Cache-Control"] == "no-cache"
-            assert response.headers["X-Accel-Buffering"] == "no"
-            body = (await response.read()).decode()
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{gateway.base_url}/chat/completions",
+            headers={"Authorization": "Bearer sk-test-0123456789"},
+            json={"model": HAIKU, "stream": True,
+                  "messages": [{"role": "user", "content": "hi [[emu chunks=4]]"}]},
+    ) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        assert response.headers["Cache-Control"] == "no-cache"
+        assert response.headers["X-Accel-Buffering"] == "no"
+        body = (await response.read()).decode()
     events = [e for e in body.split("\n\n") if e]
     assert all(e.startswith("data: ") for e in events)
     assert events[-1] == "data: [DONE]"

@@ -201,3 +201,24 @@ async def test_region_pool_overflow_is_429_not_a_queue(make_gateway, emulator):
     assert status == 429 and int(headers["Retry-After"]) >= 1
     assert_openai_error(orjson.loads(body), "region_queue_timeout")
     assert [r[0] for r in await asyncio.gather(*running)] == [200, 200]
+
+
+async def test_read_timeout_mid_stream_is_an_upstream_timeout_event(make_gateway, emulator):
+    # A stall longer than the SDK's read timeout raises aiohttp's timeout raw inside the stream.
+    gateway = await make_gateway(bedrock_read_timeout_seconds=0.5, stream_idle_timeout=10)
+    status, _, body = await post(gateway, {
+        "model": HAIKU, "stream": True,
+        "messages": [{"role": "user", "content": "x [[emu chunks=6 stall_after=3 stall_s=3]]"}]})
+    assert status == 200
+    events = [e for e in body.decode().split("\n\n") if e]
+    assert_openai_error(orjson.loads(events[-1].removeprefix("data: ")), "upstream_timeout")
+    assert await emulator.wait_open_streams(0, timeout=2.0) == 0
+
+
+async def test_read_timeout_before_the_answer_is_504(make_gateway, emulator):
+    gateway = await make_gateway(bedrock_read_timeout_seconds=0.5, bedrock_max_attempts=1)
+    await emulator.add_fault(region="*", operation="converse", latency_ms=1500)
+    status, _, body = await post(gateway, {
+        "model": HAIKU, "messages": [{"role": "user", "content": "x"}]})
+    assert status == 504
+    assert_openai_error(orjson.loads(body), "upstream_timeout")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_gateway.translate.capabilities import DEFAULT, base_model_id, capabilities_for
+from bedrock_gateway.translate.capabilities import (
+    DEFAULT,
+    base_model_id,
+    capabilities_for,
+)
 
 # (model id, expected base id or None, {capability: expected})
 CASES = [

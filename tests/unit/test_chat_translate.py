@@ -101,3 +101,20 @@ def test_translation_does_not_mutate_request_or_share_state() -> None:
     first, _ = run_case(case)
     second, _ = run_case(case)
     assert encode_bytes(first) == encode_bytes(second)
+
+
+VALID_CASES = [p for p in CASES if "expected_kwargs" in load_case(p)]
+
+
+@pytest.mark.parametrize("path", VALID_CASES, ids=[p.stem for p in VALID_CASES])
+@pytest.mark.parametrize("operation", ["Converse", "ConverseStream"])
+def test_kwargs_pass_botocore_validation(path: Path, operation: str) -> None:
+    """Every kwargs we build is accepted by the installed botocore's own parameter validation
+    (a ParamValidationError would reach the client as a 502)."""
+    botocore_session = pytest.importorskip("botocore.session")
+    from botocore.validate import ParamValidator
+
+    model = botocore_session.get_session().get_service_model("bedrock-runtime")
+    kwargs, _ = run_case(load_case(path))
+    report = ParamValidator().validate(kwargs, model.operation_model(operation).input_shape)
+    assert not report.has_errors(), report.generate_report()

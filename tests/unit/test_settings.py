@@ -44,5 +44,5 @@ def test_keys_are_not_in_repr():
 
 def test_readme_documents_every_setting():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, flags=re.M))
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, flags=re.MULTILINE))
     assert set(setting_names()) <= documented, set(setting_names()) - documented
