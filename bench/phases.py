@@ -84,17 +84,31 @@ async def stream_c1000(bench: Bench) -> None:
         "rss_after_mib": round(child.rss() / MIB, 1)}
 
 
+async def stream_c50_after_burst(bench: Bench) -> None:
+    """The concurrency-50 gateway run again, after the 1,000-stream burst (same process)."""
+    bench.results["stream_c50_after_burst"] = {"gateway": await measure(
+        bench, lambda i: bench.gateway.chat_stream(prompt(i)), bench.plan.stream_c50, 50,
+        cpu_of=bench.gateway_child)}
+
+
 async def telemetry_cost(bench: Bench) -> None:
-    """CPU per 1,000 streams, telemetry on (the main gateway) vs off (a second process)."""
-    child, url, _ = start_gateway(bench.out, "gateway-telemetry-off", bench.emulator_url,
-                                  telemetry=False)
-    bench.children.append(child)
+    """CPU per 1,000 streams, telemetry on vs off: two fresh gateway processes with the same
+    history (the main gateway has served the 1,000-stream burst, which raises its CPU per stream
+    afterwards), loaded in turn: on, off, on, off, ..."""
+    started = []
     try:
-        wait_ready(child, url + "/ready")
-        async with GatewayClient(url, API_KEY) as off_client:
-            await warmup(bench, off_client, floor=False)
+        for mode in ("on", "off"):
+            child, url, _ = start_gateway(bench.out, f"gateway-telemetry-{mode}",
+                                          bench.emulator_url, telemetry=mode == "on")
+            bench.children.append(child)
+            started.append((mode, child, url))
+        async with GatewayClient(started[0][2], API_KEY) as on_client, \
+                GatewayClient(started[1][2], API_KEY) as off_client:
+            targets = {"on": (on_client, started[0][1]), "off": (off_client, started[1][1])}
+            for mode, child, url in started:
+                wait_ready(child, url + "/ready")
+                await warmup(bench, targets[mode][0], floor=False)
             runs = []
-            targets = {"on": (bench.gateway, bench.gateway_child), "off": (off_client, child)}
             for _ in range(bench.plan.telemetry_pairs):
                 for mode in ("on", "off"):
                     client, proc = targets[mode]
@@ -102,7 +116,8 @@ async def telemetry_cost(bench: Bench) -> None:
                                          bench.plan.telemetry_requests, 50, cpu_of=proc)
                     runs.append({"mode": mode, **data})
     finally:
-        child.stop()
+        for _, child, _ in started:
+            child.stop()
     on = median([r["cpu_s_per_1000"] for r in runs if r["mode"] == "on"])
     off = median([r["cpu_s_per_1000"] for r in runs if r["mode"] == "off"])
     bench.results["telemetry"] = {
@@ -116,8 +131,11 @@ async def embeddings(bench: Bench) -> None:
              for i in range(bench.plan.embed_texts)]
     batches = [texts[i:i + 96] for i in range(0, len(texts), 96)]
     floor_ms, gateway_ms, failures = [], [], []
+    gateway_cpu = 0.0
     for _ in range(bench.plan.embed_reps):
+        cpu_before = bench.gateway_child.cpu_seconds()
         result = await bench.gateway.embed(texts)
+        gateway_cpu += bench.gateway_child.cpu_seconds() - cpu_before
         gateway_ms.append(round(result.latency * 1000, 2))
         if not result.ok:
             failures.append(f"gateway: {result.error}")
@@ -129,6 +147,7 @@ async def embeddings(bench: Bench) -> None:
         "texts": len(texts), "batches": len(batches), "floor_ms": floor_ms,
         "gateway_ms": gateway_ms, "floor_median_ms": median(floor_ms),
         "gateway_median_ms": median(gateway_ms), "errors": failures[:10],
+        "gateway_cpu_ms_per_request": round(gateway_cpu / bench.plan.embed_reps * 1000, 1),
         "error_count": len(failures)}
 
 

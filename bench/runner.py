@@ -77,12 +77,13 @@ async def run(out: Path, quick: bool, with_profile: bool) -> dict:
             await _phase(bench, "nonstream_c1", phases.nonstream_c1)
             await _phase(bench, "stream_c1", phases.stream, 1, plan.stream_c1)
             await _phase(bench, "stream_c50", phases.stream, 50, plan.stream_c50)
+            if with_profile:  # before the bursts below, which change the gateway's state
+                await _phase(bench, "profile", profile)
             await _phase(bench, "stream_c500", phases.stream, 500, plan.stream_c500)
             await _phase(bench, "stream_c1000", phases.stream_c1000)
+            await _phase(bench, "stream_c50_after_burst", phases.stream_c50_after_burst)
             await _phase(bench, "telemetry", phases.telemetry_cost)
             await _phase(bench, "embeddings", phases.embeddings)
-            if with_profile:
-                await _phase(bench, "profile", profile)
             await _phase(bench, "failover", phases.failover)
             if metrics_port:
                 async with control_session.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
