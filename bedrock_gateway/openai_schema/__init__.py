@@ -1,0 +1,21 @@
+"""The OpenAI Chat Completions request, validated at the edge: `parse_chat_request` is the only
+way in (see `request.py`); the shapes it returns are in `types.py`."""
+
+from bedrock_gateway.openai_schema.request import parse_chat_request, remote_image_urls
+from bedrock_gateway.openai_schema.types import (
+    ChatRequest,
+    ExtraBody,
+    FilePart,
+    ImagePart,
+    Message,
+    ResponseFormat,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
+
+__all__ = [
+    "ChatRequest", "ExtraBody", "FilePart", "ImagePart", "Message", "ResponseFormat", "TextPart",
+    "Tool", "ToolCall", "ToolChoice", "parse_chat_request", "remote_image_urls",
+]
