@@ -24,7 +24,7 @@ class Plan:
     embed_texts: int = 1000
     embed_reps: int = 5
     failover_baseline: int = 100
-    failover_first: int = 10
+    failover_first: int = 5  # the breaker opens after 5 consecutive failures
     failover_steady: int = 100
     failover_pure: int = 30  # every request is throttled once, then retried by the SDK
     profile_seconds: int = 15
@@ -37,7 +37,7 @@ class Plan:
 DEFAULT = Plan()
 QUICK = Plan(warmup=10, nonstream=60, stream_c1=15, stream_c50=300, stream_c500=500,
              stream_c1000=1000, telemetry_pairs=1, telemetry_requests=300, embed_texts=1000,
-             embed_reps=2, failover_baseline=20, failover_first=8, failover_steady=20,
+             embed_reps=2, failover_baseline=20, failover_first=5, failover_steady=20,
              failover_pure=8, profile_seconds=5, phase_timeout=60.0)
 
 

@@ -53,6 +53,10 @@ class Telemetry:
         self.tracing = Tracing.from_env(environ, service_version=__version__)
         self.access_log = AccessLog(enabled=settings.access_log)
         self.metrics_port: int | None = None
+        # Client spans of finished non-streaming Bedrock calls, per request (id of its context),
+        # kept open until the request ends so that they get the usage parsed from the response;
+        # each is ended at the time its call finished. Only filled while tracing.
+        self._pending_spans: dict[int, list[tuple[Any, int]]] = {}
         # With no metrics listener nobody can read the metrics: skip recording them entirely.
         self.metrics_enabled = settings.metrics_port != 0
 
@@ -113,8 +117,9 @@ class Telemetry:
         if self.metrics_enabled:
             self._record_metrics(ctx, status, duration)
         tracing = self.tracing
+        self._end_pending_spans(ctx)
         if span is not None:
-            tracing.set_request(span, model=ctx.model)
+            tracing.set_request(span, model=ctx.model, max_tokens=_max_tokens(ctx))
             if ctx.tokens_in or ctx.tokens_out:
                 tracing.set_usage(span, input_tokens=ctx.tokens_in, output_tokens=ctx.tokens_out)
             if ctx.finish_reason:
@@ -148,6 +153,21 @@ class Telemetry:
                 "user_agent": request.headers.get("User-Agent"),
             })
 
+    def _end_pending_spans(self, ctx: RequestContext) -> None:
+        pending = self._pending_spans.pop(id(ctx), None)
+        if not pending:
+            return
+        for span, end_ns in pending:
+            self._set_outcome(span, ctx)
+            span.end(end_time=end_ns)
+
+    def _set_outcome(self, span: Any, ctx: RequestContext) -> None:
+        """Usage and finish reason of a served Bedrock call (they are the request's)."""
+        if ctx.tokens_in or ctx.tokens_out:
+            self.tracing.set_usage(span, input_tokens=ctx.tokens_in, output_tokens=ctx.tokens_out)
+        if ctx.finish_reason:
+            self.tracing.set_finish_reasons(span, [ctx.finish_reason])
+
     def _record_metrics(self, ctx: RequestContext, status: int, duration: float) -> None:
         metrics = self.metrics
         metrics.request_finished(route=ctx.route, model=ctx.model, status=status,
@@ -178,11 +198,7 @@ class Telemetry:
             return
         scope, span = attempt_token
         if span is not None:
-            if ctx.tokens_in or ctx.tokens_out:
-                self.tracing.set_usage(span, input_tokens=ctx.tokens_in,
-                                       output_tokens=ctx.tokens_out)
-            if ctx.finish_reason:
-                self.tracing.set_finish_reasons(span, [ctx.finish_reason])
+            self._set_outcome(span, ctx)
             if ctx.error_code:
                 self.tracing.set_error(span, ctx.error_code)
         scope.__exit__(None, None, None)
@@ -203,7 +219,8 @@ class CallObserver:
     def attempt_started(self, region: str, operation: str) -> tuple[Any, Any]:
         scope = self._telemetry.tracing.bedrock_span(
             self._ctx.span, operation=_GENAI_OPERATION.get(operation, operation),
-            model=self._ctx.model or "", region=region, rpc_method=_RPC_METHOD.get(operation))
+            model=self._ctx.model or "", region=region, rpc_method=_RPC_METHOD.get(operation),
+            max_tokens=_max_tokens(self._ctx) if operation != "invoke" else None)
         return scope, scope.__enter__()
 
     def attempt_finished(self, token: tuple[Any, Any], region: str, operation: str,
@@ -215,13 +232,28 @@ class CallObserver:
         scope, span = token
         if error is not None:
             self._telemetry.tracing.set_error(span, error.code or "error")
-        # A stream's span stays open until the stream ends (stream_finished).
-        if error is not None or operation != "converse_stream":
+        if error is not None:
+            scope.__exit__(None, None, None)
+        elif operation == "converse_stream":
+            pass  # a stream's span stays open until the stream ends (stream_finished)
+        elif span is not None:
+            # The usage is known once the handler parsed the response: the span gets it when
+            # the request ends (Telemetry._finish), with this moment as its end time.
+            self._telemetry._pending_spans.setdefault(id(self._ctx), []).append(
+                (span, time.time_ns()))
+        else:
             scope.__exit__(None, None, None)
 
     def failover(self, from_region: str, to_region: str, reason: str) -> None:
         if self._telemetry.metrics_enabled:
             self._telemetry.metrics.failover(from_region, to_region, reason)
+
+
+def _max_tokens(ctx: RequestContext) -> int | None:
+    # RequestContext.max_tokens is filled by the chat route (the client's max_tokens or
+    # max_completion_tokens); read defensively so older contexts without the field still work.
+    value = getattr(ctx, "max_tokens", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _body_size(response: web.StreamResponse | None) -> int:
