@@ -17,6 +17,7 @@ class RequestContext:
     route: str
     started: float = field(default_factory=time.perf_counter)
     model: str | None = None
+    max_tokens: int | None = None
     region: str | None = None
     stream: bool = False
     ttft_s: float | None = None

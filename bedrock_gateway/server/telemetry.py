@@ -29,6 +29,8 @@ _RPC_METHOD = {"converse": "Converse", "converse_stream": "ConverseStream",
                "invoke": "InvokeModel"}
 _ADMISSION_CODES = {"process_limit": "process_limit", "region_queue_timeout":
                     "region_queue_timeout", "request_too_large": "body_too_large"}
+# Stream endings that are the gateway's doing, not Bedrock's.
+_GATEWAY_STREAM_ERRORS = frozenset({"server_shutdown", "internal_error"})
 _CLIENT_CLOSED = 499  # nginx's convention for "the client went away"
 
 
@@ -194,6 +196,8 @@ class Telemetry:
     def stream_finished(self, ctx: RequestContext, attempt_token: Any) -> None:
         if self.metrics_enabled:
             self.metrics.inflight_streams.dec()
+            if ctx.error_code and ctx.error_code not in _GATEWAY_STREAM_ERRORS and ctx.region:
+                self.metrics.bedrock_stream_error(region=ctx.region, error_code=ctx.error_code)
         if attempt_token is None:
             return
         scope, span = attempt_token
@@ -250,10 +254,7 @@ class CallObserver:
 
 
 def _max_tokens(ctx: RequestContext) -> int | None:
-    # RequestContext.max_tokens is filled by the chat route (the client's max_tokens or
-    # max_completion_tokens); read defensively so older contexts without the field still work.
-    value = getattr(ctx, "max_tokens", None)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return ctx.max_tokens
 
 
 def _body_size(response: web.StreamResponse | None) -> int:

@@ -231,6 +231,12 @@ class GatewayMetrics:
         if error_code is not None:
             self.bedrock_errors.labels(region_l, op_l, self._error_code(error_code)).inc()
 
+    def bedrock_stream_error(self, *, region: str, error_code: str) -> None:
+        """An error inside an already-open ConverseStream (its call was counted as ok)."""
+        self.bedrock_errors.labels(
+            self._region(region), self._operation("converse_stream"), self._error_code(error_code)
+        ).inc()
+
     def failover(self, from_region: str, to_region: str, reason: str) -> None:
         self.failovers.labels(
             self._region(from_region), self._region(to_region), self._failover_reason(reason)

@@ -323,9 +323,6 @@ async def test_no_metrics_listener_when_metrics_port_is_zero(make_gateway):
         assert response.status == 404
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "routes/chat.py sets ctx.model only after the model resolved, so an unknown model is "
-    "counted as model=\"none\"; docs/metrics.md says unknown models are `other`"))
 async def test_unknown_model_is_counted_as_other(make_gateway):
     metrics_port = free_port()
     gateway = await make_gateway(metrics_port=metrics_port)

@@ -149,9 +149,6 @@ async def test_non_streamed_request_client_span_carries_usage(receiver, make_gat
     assert client_span["end_time_unix_nano"] <= server["end_time_unix_nano"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the chat route does not pass max_tokens to telemetry yet: needs a RequestContext.max_tokens "
-    "field set by routes/chat.py (server/telemetry.py already reads it)"))
 async def test_spans_carry_request_max_tokens(receiver, make_gateway):
     _, server, client_span = await non_streamed_spans(receiver, make_gateway, max_tokens=50)
     assert server["attributes"]["gen_ai.request.max_tokens"] == 50

@@ -33,6 +33,10 @@ from bedrock_gateway.translate.chat import (
 from bedrock_gateway.translate.stream import ChunkTranslator
 
 
+# Model names longer than this are not Bedrock ids; they are cut before they reach logs.
+_MODEL_NAME_LIMIT = 256
+
+
 def translate_options(settings: Settings, native_structured_output: bool) -> TranslateOptions:
     return TranslateOptions(
         prompt_caching=settings.enable_prompt_caching,
@@ -63,8 +67,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = parse_chat_request(await read_json_object(request))
     requested = chat.model or settings.default_model
     ctx.stream = chat.stream
+    ctx.max_tokens = chat.max_tokens
+    ctx.model = requested[:_MODEL_NAME_LIMIT]  # set first: an unknown model is still counted
     entry = resolve_model(app, requested, output="text")
-    ctx.model = requested
 
     lifecycle = app[LIFECYCLE]
     lifecycle.admit()

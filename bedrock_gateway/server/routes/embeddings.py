@@ -35,8 +35,8 @@ async def create_embeddings(request: web.Request) -> web.Response:
     if not body.get("model"):
         body["model"] = settings.default_embedding_model
     embeddings = parse_embeddings_request(body)
+    ctx.model = embeddings.model[:256]  # set first: an unknown model is still counted
     entry = resolve_model(app, embeddings.model, output="embedding")
-    ctx.model = embeddings.model
     family = family_for(entry.base_model_id or entry.id)
     invocations = plan_invocations(embeddings, family)
 
