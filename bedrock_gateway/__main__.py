@@ -49,7 +49,11 @@ async def serve(settings: Settings) -> None:
         handler_cancellation=True,  # a client that leaves cancels its handler: frees Bedrock
         shutdown_timeout=settings.shutdown_grace_seconds + 5,
     )
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:
+        await runner.cleanup()  # close what start-up already opened (clients, tasks)
+        raise
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
     await site.start()
     log.info("bedrock-gateway listening on http://%s:%d%s", settings.host, settings.port,

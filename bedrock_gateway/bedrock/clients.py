@@ -71,7 +71,10 @@ def runtime_config(settings: Settings) -> AioConfig:
         connect_timeout=settings.bedrock_connect_timeout_seconds,
         # read_timeout is the longest gap between two reads, not a total deadline.
         read_timeout=settings.bedrock_read_timeout_seconds,
-        retries={"mode": "standard", "total_max_attempts": settings.bedrock_max_attempts},
+        # Several regions: one call per region and the router moves on (see router.py).
+        retries={"mode": "standard",
+                 "total_max_attempts": 1 if len(settings.regions) > 1
+                 else settings.bedrock_max_attempts},
         tcp_keepalive=True,
         user_agent_extra="bedrock-gateway",
     )

@@ -6,6 +6,7 @@ only for errors another region may not have (throttling, 5xx, timeouts, busy poo
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -20,6 +21,10 @@ from bedrock_gateway.errors import (
     ServiceUnavailableError,
     UpstreamTimeoutError,
 )
+
+
+# First pause before another round over the regions (doubles, jittered).
+_RETRY_PAUSE_S = 0.1
 
 
 class CallObserver(Protocol):
@@ -46,9 +51,10 @@ class NullObserver:
 
 class BedrockRouter:
     def __init__(self, clients: Mapping[str, RegionClients],
-                 breakers: Mapping[str, CircuitBreaker]) -> None:
+                 breakers: Mapping[str, CircuitBreaker], *, passes: int = 1) -> None:
         self._clients = clients
         self._breakers = breakers
+        self._passes = max(1, passes)  # rounds over the regions (BEDROCK_MAX_ATTEMPTS)
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -108,49 +114,35 @@ class BedrockRouter:
             raise ModelNotFoundError(str(regions))
         last_error: GatewayError | None = None
         tried: str | None = None
-        for region in candidates:
-            breaker = self._breakers[region]
-            if not breaker.allow():
-                continue
-            if tried is not None and last_error is not None:
-                observer.failover(tried, region, last_error.code or "error")
-            tried = region
-            rc = self._clients[region]
-            loop = asyncio.get_running_loop()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                breaker.release_probe()
-                break
-            token = observer.attempt_started(region, operation)
-            started = time.perf_counter()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await rc.slots.acquire(remaining)
-                    result = await call(rc, token)
-            except (asyncio.CancelledError, GeneratorExit):
-                breaker.release_probe()
-                raise
-            except BaseException as exc:  # noqa: BLE001 - every upstream failure is mapped
-                error = map_bedrock_exception(exc)
-                if isinstance(exc, TimeoutError) and loop.time() >= deadline:
-                    error = UpstreamTimeoutError("The request exceeded its deadline.",
-                                                 code="request_timeout")
-                observer.attempt_finished(token, region, operation,
-                                          time.perf_counter() - started, error)
-                if error.code == "region_queue_timeout":
-                    breaker.release_probe()  # our own pool was busy: no verdict on the region
-                elif error.retryable:
-                    breaker.record_failure()
-                else:
-                    breaker.record_success()  # the region answered; the request was at fault
-                last_error = error
-                if not error.retryable or error.code == "request_timeout":
-                    raise error from None
-                continue
-            observer.attempt_finished(token, region, operation,
-                                      time.perf_counter() - started, None)
-            breaker.record_success()
-            return (result, region) if operation != "converse_stream" else result
+        loop = asyncio.get_running_loop()
+        # With one region the SDK retries (standard mode); with several, the SDK makes one call
+        # per region and the retry is the next region, so a throttled primary costs no backoff.
+        passes = self._passes if len(candidates) > 1 else 1
+        for pass_number in range(passes):
+            if pass_number:
+                pause = min(_RETRY_PAUSE_S * 2 ** (pass_number - 1) * (0.5 + random.random()),
+                            deadline - loop.time())
+                if pause <= 0:
+                    break
+                await asyncio.sleep(pause)
+            for region in candidates:
+                breaker = self._breakers[region]
+                if not breaker.allow():
+                    continue
+                if loop.time() >= deadline:
+                    breaker.release_probe()
+                    break
+                if tried is not None and last_error is not None:
+                    observer.failover(tried, region, last_error.code or "error")
+                tried = region
+                try:
+                    result = await self._attempt(operation, call, region, deadline, observer)
+                except GatewayError as error:
+                    last_error = error
+                    if not error.retryable or error.code == "request_timeout":
+                        raise
+                    continue
+                return (result, region) if operation != "converse_stream" else result
         if last_error is not None:
             raise last_error
         raise ServiceUnavailableError(
@@ -159,3 +151,36 @@ class BedrockRouter:
             retry_after=max(1.0, min(self._breakers[r].retry_after_seconds()
                                      for r in candidates)),
         )
+
+    async def _attempt(self, operation: str, call, region: str, deadline: float,
+                       observer: CallObserver):
+        """One call in one region; records the breaker verdict and telemetry."""
+        breaker = self._breakers[region]
+        rc = self._clients[region]
+        loop = asyncio.get_running_loop()
+        token = observer.attempt_started(region, operation)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout_at(deadline):
+                await rc.slots.acquire(deadline - loop.time())
+                result = await call(rc, token)
+        except (asyncio.CancelledError, GeneratorExit):
+            breaker.release_probe()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every upstream failure is mapped
+            error = map_bedrock_exception(exc)
+            if isinstance(exc, TimeoutError) and loop.time() >= deadline:
+                error = UpstreamTimeoutError("The request exceeded its deadline.",
+                                             code="request_timeout")
+            observer.attempt_finished(token, region, operation,
+                                      time.perf_counter() - started, error)
+            if error.code == "region_queue_timeout":
+                breaker.release_probe()  # our own pool was busy: no verdict on the region
+            elif error.retryable:
+                breaker.record_failure()
+            else:
+                breaker.record_success()  # the region answered; the request was at fault
+            raise error from None
+        observer.attempt_finished(token, region, operation, time.perf_counter() - started, None)
+        breaker.record_success()
+        return result

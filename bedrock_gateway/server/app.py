@@ -96,7 +96,8 @@ async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
                                    cooldown_s=settings.breaker_cooldown_seconds)
             for region in clients
         }
-        app[keys.ROUTER] = BedrockRouter(clients, breakers)
+        app[keys.ROUTER] = BedrockRouter(clients, breakers,
+                                         passes=settings.bedrock_max_attempts)
         first = next(iter(clients.values()))
         app[keys.NATIVE_STRUCTURED_OUTPUT] = supports_native_structured_output(first.runtime)
         app[keys.TELEMETRY].watch_router(app[keys.ROUTER], app[keys.LIFECYCLE], app[keys.CATALOG])
