@@ -19,7 +19,7 @@ class Plan:
     stream_c50: int = 1000
     stream_c500: int = 1000  # by 500 workers started at once
     stream_c1000: int = 1000  # one wave, gateway only (peak RSS)
-    telemetry_pairs: int = 3  # (on, off) pairs, interleaved
+    telemetry_pairs: int = 4  # (on, off) pairs, interleaved ABBA
     telemetry_requests: int = 1000
     embed_texts: int = 1000
     embed_reps: int = 5

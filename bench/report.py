@@ -85,6 +85,11 @@ def build_rows(r: dict) -> list[Row]:
                      tel["off_cpu_s_per_1000"], tel["on_cpu_s_per_1000"],
                      None if diff is None else f"{diff:+.1f}%", "< 5%",
                      _met(None if diff is None else diff < 5)))
+        if tel.get("micro_us_per_request") is not None:
+            pct = tel.get("micro_pct_of_on")
+            rows.append(("Telemetry's own CPU per streamed request, in-process (µs)", None,
+                         tel["micro_us_per_request"], None if pct is None else f"{pct:.1f}%",
+                         "< 5%", _met(None if pct is None else pct < 5)))
     emb = r.get("embeddings")
     if emb:
         rows.append((f"Embeddings {emb['texts']} texts wall, median of {len(emb['gateway_ms'])} (ms)",
