@@ -178,7 +178,7 @@ async def test_process_admission_overflow_is_429_with_retry_after(make_gateway, 
     slow = {"model": HAIKU, "stream": True,
             "messages": [{"role": "user", "content": "x [[emu chunks=20 delay_ms=50]]"}]}
     running = [asyncio.create_task(post(gateway, slow)) for _ in range(2)]
-    await asyncio.sleep(0.3)
+    assert await emulator.wait_open_streams(2, timeout=5.0) == 2  # both slots are taken
     status, headers, body = await post(gateway, slow)
     assert status == 429
     assert int(headers["Retry-After"]) >= 1
@@ -193,7 +193,7 @@ async def test_region_pool_overflow_is_429_not_a_queue(make_gateway, emulator):
     slow = {"model": HAIKU, "stream": True,
             "messages": [{"role": "user", "content": "x [[emu chunks=20 delay_ms=50]]"}]}
     running = [asyncio.create_task(post(gateway, slow)) for _ in range(2)]
-    await asyncio.sleep(0.3)
+    assert await emulator.wait_open_streams(2, timeout=5.0) == 2  # both slots are taken
     loop = asyncio.get_running_loop()
     started = loop.time()
     status, headers, body = await post(gateway, slow)
