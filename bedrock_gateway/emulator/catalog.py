@@ -51,6 +51,7 @@ _MODELS: tuple[tuple[Any, ...], ...] = (
     ("mistral.mistral-large-2407-v1:0", "Mistral Large (24.07)", "Mistral AI", _TEXT, _TEXT,
      _OD, ("us-west-2",), (), "ACTIVE"),
     ("deepseek.r1-v1:0", "DeepSeek-R1", "DeepSeek", _TEXT, _TEXT, _IP, _US, ("us",), "ACTIVE"),
+    ("openai.gpt-oss-120b-1:0", "gpt-oss-120b", "OpenAI", _TEXT, _TEXT, _OD, _US, (), "ACTIVE"),
     ("amazon.titan-embed-text-v1", "Titan Embeddings G1 - Text", "Amazon", _TEXT,
      ("EMBEDDING",), _OD, _ALL, (), "ACTIVE"),
     ("amazon.titan-embed-text-v2:0", "Titan Text Embeddings V2", "Amazon", _TEXT,

@@ -27,7 +27,7 @@ from bedrock_gateway.bedrock.listing import fetch_region_listing
 from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
 from bedrock_gateway.server import keys
-from bedrock_gateway.server.images import open_fetch_session
+from bedrock_gateway.server.images import ImageFetcher
 from bedrock_gateway.server.lifecycle import Lifecycle
 from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
 from bedrock_gateway.server.routes import chat, embeddings, health, models
@@ -141,10 +141,10 @@ async def _catalog_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _fetch_ctx(app: web.Application) -> AsyncIterator[None]:
-    session = open_fetch_session(app[keys.SETTINGS].image_fetch_allowlist)
-    app[keys.FETCH_SESSION] = session
+    fetcher = ImageFetcher(app[keys.SETTINGS].image_fetch_allowlist)
+    app[keys.IMAGE_FETCHER] = fetcher
     yield
-    await session.close()
+    await fetcher.close()
 
 
 async def _drain(app: web.Application) -> None:

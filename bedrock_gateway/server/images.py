@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from bedrock_gateway.errors import InvalidRequestError
 
@@ -69,19 +70,26 @@ class GuardedResolver(AbstractResolver):
         await self._resolver.close()
 
 
-def open_fetch_session(allowlist: Iterable[str]) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(resolver=GuardedResolver(FetchPolicy(allowlist)), limit=64)
-    return aiohttp.ClientSession(connector=connector, trust_env=False,
-                                 headers={"User-Agent": "bedrock-gateway-image-fetch"})
+class ImageFetcher:
+    """One HTTP session for image URLs, and the address policy it enforces."""
+
+    def __init__(self, allowlist: Iterable[str]) -> None:
+        self.policy = FetchPolicy(allowlist)
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.policy), limit=64)
+        self.session = aiohttp.ClientSession(
+            connector=connector, trust_env=False,
+            headers={"User-Agent": "bedrock-gateway-image-fetch"})
+
+    async def close(self) -> None:
+        await self.session.close()
 
 
-async def fetch_image(session: aiohttp.ClientSession, url: str, *, max_bytes: int,
+async def fetch_image(fetcher: ImageFetcher, url: str, *, max_bytes: int,
                       timeout_s: float, param: str) -> tuple[bytes, str]:
     """(bytes, format) for an image URL, or a 400 naming `param` that says why not."""
     try:
         async with asyncio.timeout(timeout_s):
-            async with session.get(url, allow_redirects=True, max_redirects=_MAX_REDIRECTS,
-                                   ssl=True) as response:
+            async with await _get_following_redirects(fetcher, url) as response:
                 if response.status != 200:
                     raise InvalidRequestError(
                         f"Fetching the image failed with HTTP {response.status}.", param=param,
@@ -113,6 +121,30 @@ async def fetch_image(session: aiohttp.ClientSession, url: str, *, max_bytes: in
         raise InvalidRequestError("The image URL returned no data.", param=param,
                                   code="image_fetch_failed")
     return bytes(data), image_format
+
+
+async def _get_following_redirects(fetcher: ImageFetcher, url: str) -> aiohttp.ClientResponse:
+    """GET with redirects followed here, not by aiohttp: aiohttp does not resolve IP literals,
+    so each hop's host is checked before connecting (the resolver checks host names)."""
+    policy = fetcher.policy
+    for _ in range(_MAX_REDIRECTS + 1):
+        target = URL(url)
+        if target.scheme not in ("http", "https") or not target.host:
+            raise ValueError("only http and https URLs can be fetched")
+        host = target.host
+        try:
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            literal = None
+        if literal is not None and not policy.host_allowed(host) \
+                and not policy.address_allowed(str(literal)):
+            raise BlockedAddressError(f"{host} is not a public address")
+        response = await fetcher.session.get(target, allow_redirects=False)
+        if response.status not in (301, 302, 303, 307, 308) or "Location" not in response.headers:
+            return response
+        url = str(target.join(URL(response.headers["Location"])))
+        response.release()
+    raise ValueError("too many redirects")
 
 
 def _too_large(max_bytes: int, param: str) -> InvalidRequestError:

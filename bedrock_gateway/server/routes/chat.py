@@ -14,7 +14,7 @@ from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
 from bedrock_gateway.server.images import fetch_image
 from bedrock_gateway.server.keys import (
-    FETCH_SESSION,
+    IMAGE_FETCHER,
     LIFECYCLE,
     NATIVE_STRUCTURED_OUTPUT,
     ROUTER,
@@ -54,7 +54,7 @@ async def _fetch_remote_images(app: web.Application, urls: list[str]) -> dict:
         return {}
     settings = app[SETTINGS]
     results = await asyncio.gather(*(
-        fetch_image(app[FETCH_SESSION], url, max_bytes=settings.image_fetch_max_bytes,
+        fetch_image(app[IMAGE_FETCHER], url, max_bytes=settings.image_fetch_max_bytes,
                     timeout_s=settings.image_fetch_timeout_seconds, param="image_url.url")
         for url in urls))
     return dict(zip(urls, results, strict=True))
