@@ -41,6 +41,14 @@ else
 fi
 
 # --- kubectl (with kustomize) ----------------------------------------------------------------
+if ! command -v kubectl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  # The `kubectl` package where an apt source offers it (Debian's own kubernetes-client is
+  # too old: kustomize v2).
+  say "kubectl missing: trying apt-get install kubectl"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl >/dev/null 2>&1 \
+    || (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq kubectl >/dev/null 2>&1) || true
+fi
 if ! command -v kubectl >/dev/null 2>&1; then
   fail "kubectl is missing: install kubectl >= 1.27 (kustomize v5 built in); it is used offline, as 'kubectl kustomize'"
 else
