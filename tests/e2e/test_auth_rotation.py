@@ -97,3 +97,51 @@ def test_missing_key_file_stops_start_with_its_reason(tmp_path):
                             env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "API_KEY_FILE" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+async def secrets_endpoint(monkeypatch):
+    from aiohttp import web
+
+    from tests.support.aws_secrets import SecretStore, create_secrets_app
+
+    store = SecretStore()
+    runner = web.AppRunner(create_secrets_app(store))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", url)
+    yield store
+    await runner.cleanup()
+
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gateway-api-key-AbCdEf"
+
+
+async def test_secrets_manager_key_rotates_without_restart(make_gateway, secrets_endpoint):
+    secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-from-secret-1"}'
+    gateway = await make_gateway(api_keys=(), api_key_secret_arn=SECRET_ARN,
+                                 api_key_refresh_seconds=0.2)
+    assert await accepted(gateway, "sk-from-secret-1")
+    secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-from-secret-2"}'
+    assert await wait_until(lambda: accepted(gateway, "sk-from-secret-2"))
+    assert not await accepted(gateway, "sk-from-secret-1")
+    assert secrets_endpoint.calls.count("secretsmanager.GetSecretValue") >= 2
+
+
+async def test_ssm_parameter_keys(make_gateway, secrets_endpoint):
+    secrets_endpoint.parameters["/gateway/api-keys"] = "sk-ssm-a,sk-ssm-b"
+    gateway = await make_gateway(api_keys=(), api_key_param_name="/gateway/api-keys")
+    assert await accepted(gateway, "sk-ssm-a") and await accepted(gateway, "sk-ssm-b")
+    assert not await accepted(gateway, "sk-other")
+
+
+async def test_a_failing_secret_source_keeps_the_last_keys(make_gateway, secrets_endpoint):
+    secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-kept"}'
+    gateway = await make_gateway(api_keys=(), api_key_secret_arn=SECRET_ARN,
+                                 api_key_refresh_seconds=0.2)
+    del secrets_endpoint.secrets[SECRET_ARN]  # the refresh now fails
+    await asyncio.sleep(0.6)
+    assert await accepted(gateway, "sk-kept")
