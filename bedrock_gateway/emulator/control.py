@@ -1,7 +1,8 @@
 """The emulator's control API, under `/_emulator/` (no auth): stats, reset, fault rules.
 
 `GET stats` -> `{"open_streams", "max_open_streams", "requests_total", "by": {"<region>
-<operation>": n}, "recent": [{"region", "operation", "model", "ts"}, ...]}`; `POST reset`
+<operation>": n}, "recent": [{"region", "operation", "model", "ts"}, ...]}` (Converse entries
+also hold `request`, a summary of what was sent: see `stats.converse_summary`); `POST reset`
 clears counters, recent requests and faults; `POST faults` adds a rule (see `faults.py`) and
 returns `{"id", "rule"}`; `GET faults` lists them; `DELETE faults` clears them all and
 `DELETE faults/{id}` one.

@@ -24,6 +24,7 @@ from .faults import Effects
 from .invoke import chunk_frames, image_body, invoke_body, invoke_chunks, to_converse
 from .render import converse_body, converse_events, converse_frames, planned_latency_ms
 from .reply import Pacing, Reply, plan_reply
+from .stats import converse_summary
 from .validate import Target, require_text_model, resolve_model, validate_converse
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
@@ -60,12 +61,14 @@ async def handle_model(request: web.Request) -> web.StreamResponse:
     model = unquote(parts[2])
     region = region_of(request)
     app = request.app
-    app[STATS].record(region, operation, model)
+    entry = app[STATS].record(region, operation, model)
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         raise EmulatorError("ValidationException", "Malformed input request: the body is not "
                             "JSON, please reformat your input and try again.") from None
+    if operation.startswith("converse"):
+        entry["request"] = converse_summary(body)
     target = resolve_model(app[CONFIG].catalog, region, model)
     effects = app[FAULTS].take(region, operation, model, target.model_id)
     await _apply_pre_stream(effects)

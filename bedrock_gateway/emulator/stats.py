@@ -18,11 +18,13 @@ class Stats:
     by: Counter[str] = field(default_factory=Counter)
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT))
 
-    def record(self, region: str, operation: str, model: str | None) -> None:
+    def record(self, region: str, operation: str, model: str | None) -> dict[str, Any]:
+        """Count a request; the returned entry of `recent` may get a `request` summary later."""
         self.requests_total += 1
         self.by[f"{region} {operation}"] += 1
-        self.recent.append({"region": region, "operation": operation, "model": model,
-                            "ts": time.time()})
+        entry = {"region": region, "operation": operation, "model": model, "ts": time.time()}
+        self.recent.append(entry)
+        return entry
 
     def stream_opened(self) -> None:
         self.open_streams += 1
@@ -41,3 +43,37 @@ class Stats:
         return {"open_streams": self.open_streams, "max_open_streams": self.max_open_streams,
                 "requests_total": self.requests_total, "by": dict(self.by),
                 "recent": list(self.recent)}
+
+
+_PASSED_AS_GIVEN = ("inferenceConfig", "additionalModelRequestFields", "guardrailConfig",
+                    "performanceConfig", "requestMetadata", "outputConfig")
+
+
+def _kind(block: Any) -> str:
+    return next(iter(block), "") if isinstance(block, dict) else type(block).__name__
+
+
+def converse_summary(body: Any) -> dict[str, Any] | None:
+    """What a test may check of a Converse request, without its bytes or message texts: its
+    top-level fields, the system blocks (texts cut to 500 characters), each message's role and
+    block kinds, the tool names (or `cachePoint`) and toolChoice, and the inference and
+    pass-through fields as sent."""
+    if not isinstance(body, dict):
+        return None
+    try:
+        tool_config = body.get("toolConfig") or {}
+        summary: dict[str, Any] = {
+            "fields": sorted(body),
+            "system": [b["text"][:500] if "text" in b else _kind(b)
+                       for b in body.get("system") or ()],
+            "messages": [{"role": m.get("role"), "blocks": [_kind(b) for b in
+                                                            m.get("content") or ()]}
+                         for m in body.get("messages") or ()],
+            "tools": [t["toolSpec"].get("name") if "toolSpec" in t else _kind(t)
+                      for t in tool_config.get("tools") or ()],
+            "toolChoice": tool_config.get("toolChoice"),
+        }
+        summary.update({k: body[k] for k in _PASSED_AS_GIVEN if k in body})
+        return summary
+    except (AttributeError, KeyError, TypeError):  # malformed: validation will answer it
+        return {"fields": sorted(map(str, body))}

@@ -216,15 +216,18 @@ def parse_chat_request(body: object) -> ChatRequest:
         response_format=_parse_response_format(body.get("response_format")),
         reasoning_effort=effort,
         parallel_tool_calls=_opt_bool(body.get("parallel_tool_calls"), "parallel_tool_calls"),
+        legacy_functions=body.get("tools") is None and body.get("functions") is not None,
         extra=_parse_extra(body),
     )
 
 
-def remote_image_urls(req: ChatRequest) -> list[str]:
-    """The http(s) image URLs the server must fetch before translating, each once, in order."""
-    urls: dict[str, None] = {}
+def remote_image_urls(req: ChatRequest) -> dict[str, str]:
+    """The http(s) image URLs the server must fetch before translating, each once, in order,
+    mapped to the `param` of the part where each first appears (for a fetch error's 400)."""
+    urls: dict[str, str] = {}
     for message in req.messages:
-        for part in message.content:
+        for j, part in enumerate(message.content):
             if type(part) is ImagePart and part.url[:5].lower() != "data:":
-                urls[part.url] = None
-    return list(urls)
+                urls.setdefault(part.url,
+                                f"messages[{message.index}].content[{j}].image_url.url")
+    return urls

@@ -98,4 +98,5 @@ class ChatRequest:
     response_format: ResponseFormat | None = None
     reasoning_effort: str | None = None
     parallel_tool_calls: bool | None = None
+    legacy_functions: bool = False  # sent `functions` (not `tools`): answer with `function_call`
     extra: ExtraBody = field(default_factory=ExtraBody)

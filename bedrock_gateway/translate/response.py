@@ -25,12 +25,15 @@ STOP_REASONS: Mapping[str, str] = {
 }
 
 
-def finish_reason_for(stop_reason: object, *, tool_calls: bool) -> str:
+def finish_reason_for(stop_reason: object, *, tool_calls: bool,
+                      legacy_functions: bool = False) -> str:
     """OpenAI's finish_reason. `tool_use` without a client-visible tool call (the structured
-    output tool answered) is a normal stop."""
+    output tool answered) is a normal stop; a legacy `functions` request gets `function_call`."""
     reason = STOP_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
     if reason == "tool_calls" and not tool_calls:
         return "stop"
+    if reason == "tool_calls" and legacy_functions:
+        return "function_call"
     return reason
 
 
@@ -54,12 +57,13 @@ def _arguments(value: object) -> str:
 
 
 def from_converse_response(resp: dict, *, model: str, completion_id: str, created: int,
-                           structured_tool: str | None) -> dict:
+                           structured_tool: str | None, legacy_functions: bool = False) -> dict:
     """The OpenAI `chat.completion` for a Converse response.
 
     The structured-output tool's input becomes the content (alone: text the model wrote around
     the call is dropped, as a client parsing JSON needs). Redacted reasoning and reasoning
-    signatures are never shown.
+    signatures are never shown. A request with legacy `functions` gets the first call as
+    `message.function_call` (the legacy shape holds one call) and finish_reason `function_call`.
     """
     output = resp.get("output") or {}
     blocks = (output.get("message") or {}).get("content") or ()
@@ -87,7 +91,9 @@ def from_converse_response(resp: dict, *, model: str, completion_id: str, create
                 reasoning.append(text)
     content = structured if structured is not None else "".join(texts)
     message: dict = {"role": "assistant", "content": content or None}
-    if tool_calls:
+    if tool_calls and legacy_functions:
+        message["function_call"] = tool_calls[0]["function"]
+    elif tool_calls:
         message["tool_calls"] = tool_calls
     if reasoning:
         message["reasoning_content"] = "".join(reasoning)
@@ -100,7 +106,8 @@ def from_converse_response(resp: dict, *, model: str, completion_id: str, create
             "index": 0,
             "message": message,
             "finish_reason": finish_reason_for(resp.get("stopReason"),
-                                               tool_calls=bool(tool_calls)),
+                                               tool_calls=bool(tool_calls),
+                                               legacy_functions=legacy_functions),
             "logprobs": None,
         }],
         "usage": openai_usage(resp.get("usage") or {}),

@@ -25,6 +25,7 @@ class ChunkTranslator:
         "_held",
         "_id",
         "_include_usage",
+        "_legacy",
         "_model",
         "_no_input",
         "_role_sent",
@@ -37,12 +38,13 @@ class ChunkTranslator:
     )
 
     def __init__(self, *, model: str, completion_id: str, created: int, include_usage: bool,
-                 structured_tool: str | None = None) -> None:
+                 structured_tool: str | None = None, legacy_functions: bool = False) -> None:
         self._id = completion_id
         self._created = created
         self._model = model
         self._include_usage = include_usage
         self._structured_tool = structured_tool
+        self._legacy = legacy_functions  # `functions` request: stream `delta.function_call`
         self._blocks: dict[int, int] = {}  # contentBlockIndex -> tool call index (or _STRUCTURED)
         self._tool_count = 0
         self._role_sent = False
@@ -122,6 +124,8 @@ class ChunkTranslator:
         self.first_content_emitted = True
         if index == _STRUCTURED:
             return self._chunk({"content": fragment})
+        if self._legacy:
+            return self._chunk({"function_call": {"arguments": fragment}})
         return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
 
     def _block_stop(self, body: dict) -> list[dict]:
@@ -147,13 +151,18 @@ class ChunkTranslator:
             return []
         index = self._tool_count
         self._tool_count += 1
+        if self._legacy and index > 0:
+            return []  # the legacy shape holds one call: later ones are not shown
         self._blocks[block] = index
         self._no_input.add(block)
         chunks = self._release_held()
         self.first_content_emitted = True
-        chunks.append(self._chunk({"tool_calls": [{
-            "index": index, "id": tool.get("toolUseId"), "type": "function",
-            "function": {"name": name, "arguments": ""}}]}))
+        if self._legacy:
+            chunks.append(self._chunk({"function_call": {"name": name, "arguments": ""}}))
+        else:
+            chunks.append(self._chunk({"tool_calls": [{
+                "index": index, "id": tool.get("toolUseId"), "type": "function",
+                "function": {"name": name, "arguments": ""}}]}))
         return chunks
 
     def _release_held(self) -> list[dict]:
@@ -165,7 +174,8 @@ class ChunkTranslator:
 
     def _stop(self, stop_reason: object) -> list[dict]:
         chunks = self._release_held()
-        self.finish_reason = finish_reason_for(stop_reason, tool_calls=self._tool_count > 0)
+        self.finish_reason = finish_reason_for(stop_reason, tool_calls=self._tool_count > 0,
+                                               legacy_functions=self._legacy)
         chunks.append(self._chunk({}, self.finish_reason))
         return chunks
 

@@ -49,14 +49,15 @@ def translate_options(settings: Settings, native_structured_output: bool) -> Tra
     )
 
 
-async def _fetch_remote_images(app: web.Application, urls: list[str]) -> dict:
+async def _fetch_remote_images(app: web.Application, urls: dict[str, str]) -> dict:
+    """{url: (bytes, format)}; `urls` maps each URL to the param a fetch error names."""
     if not urls:
         return {}
     settings = app[SETTINGS]
     results = await asyncio.gather(*(
         fetch_image(app[IMAGE_FETCHER], url, max_bytes=settings.image_fetch_max_bytes,
-                    timeout_s=settings.image_fetch_timeout_seconds, param="image_url.url")
-        for url in urls))
+                    timeout_s=settings.image_fetch_timeout_seconds, param=param)
+        for url, param in urls.items()))
     return dict(zip(urls, results, strict=True))
 
 
@@ -93,7 +94,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             ctx.region = region
             body = from_converse_response(response, model=requested,
                                           completion_id=completion_id, created=created,
-                                          structured_tool=structured_tool)
+                                          structured_tool=structured_tool,
+                                          legacy_functions=chat.legacy_functions)
             ctx.record_usage(body.get("usage"))
             ctx.finish_reason = body["choices"][0].get("finish_reason")
             return json_response(body)
@@ -104,7 +106,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         telemetry.stream_started()
         translator = ChunkTranslator(model=requested, completion_id=completion_id,
                                      created=created, include_usage=chat.include_usage,
-                                     structured_tool=structured_tool)
+                                     structured_tool=structured_tool,
+                                     legacy_functions=chat.legacy_functions)
         try:
             return await pump_stream(
                 request, ctx, upstream, translator,
