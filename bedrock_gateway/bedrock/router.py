@@ -117,7 +117,9 @@ class BedrockRouter:
         loop = asyncio.get_running_loop()
         # With one region the SDK retries (standard mode); with several, the SDK makes one call
         # per region and the retry is the next region, so a throttled primary costs no backoff.
-        passes = self._passes if len(candidates) > 1 else 1
+        # That choice follows the configured regions (clients.runtime_config), not the model's:
+        # a model held by one of several regions still gets its rounds here.
+        passes = self._passes if len(self._clients) > 1 else 1
         for pass_number in range(passes):
             if pass_number:
                 pause = min(_RETRY_PAUSE_S * 2 ** (pass_number - 1) * (0.5 + random.random()),

@@ -117,6 +117,22 @@ CASES = [
      "messages[2].content"),
     ("function message answering nothing", msgs(HI, {"role": "function", "name": "f",
                                                      "content": "x"}), "messages[1].name"),
+    ("tool call without function", msgs(HI, {"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function"}]}, RESULT), "messages[1].tool_calls[0].function"),
+    ("tool call of type custom", msgs(HI, {"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "custom", "custom": {"name": "f", "input": "x"}}]}, RESULT),
+     "messages[1].tool_calls[0].type"),
+    ("tool message without tool_call_id", msgs(HI, {"role": "tool", "content": "r"}),
+     "messages[1].tool_call_id"),
+    ("image in an assistant message", msgs(HI, {"role": "assistant", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}, HI),
+     "messages[1].content[0].type"),
+    ("user content null", msgs({"role": "user", "content": None}), "messages[0].content"),
+    ("file without file_data", parts({"type": "file", "file": {}}),
+     "messages[0].content[0].file.file_data"),
+    ("file with broken base64", parts({"type": "file", "file": {
+        "file_data": "data:application/pdf;base64,@@@", "filename": "a.pdf"}}),
+     "messages[0].content[0].file.file_data"),
     # other fields
     ("model not a string", {"model": 5, "messages": [HI]}, "model"),
     ("temperature not a number", hi(temperature="hot"), "temperature"),
@@ -150,6 +166,16 @@ CASES = [
     ("json_schema schema a string", hi(response_format={
         "type": "json_schema", "json_schema": {"name": "x", "schema": "s"}}),
      "response_format.json_schema.schema"),
+    ("json_schema name with spaces", hi(response_format={"type": "json_schema", "json_schema": {
+        "name": "my schema", "schema": {"type": "object"}}}), "response_format.json_schema.name"),
+    ("tool_choice function without function", hi(tools=[TOOL_F], tool_choice={
+        "type": "function"}), "tool_choice.function"),
+    ("max_tokens zero", hi(max_tokens=0), "max_tokens"),
+    ("max_tokens beyond any integer", hi(max_tokens=10**30), "max_tokens"),
+    ("stop with non-strings", hi(stop=[1, 2]), "stop"),
+    ("include_usage not a bool", hi(stream=True, stream_options={"include_usage": "yes"}),
+     "stream_options.include_usage"),
+    ("parallel_tool_calls not a bool", hi(parallel_tool_calls="x"), "parallel_tool_calls"),
     ("reasoning_effort unknown", hi(reasoning_effort="max"), "reasoning_effort"),
     ("n greater than one", hi(n=3), "n"),
     ("n zero", hi(n=0), "n"),

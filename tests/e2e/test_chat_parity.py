@@ -286,16 +286,20 @@ async def test_image_by_data_url(client, emulator):
 
 @pytest.fixture
 async def image_server():
-    """A real HTTP server on 127.0.0.1 serving a PNG and an HTML page."""
+    """A real HTTP server on 127.0.0.1 serving a PNG, an HTML page and redirects."""
     async def png(request):
         return web.Response(body=png_bytes(), content_type="image/png")
 
     async def html(request):
         return web.Response(text="<html></html>", content_type="text/html")
 
+    async def redirect(request):  # /to?url=... : a 302 to any address
+        raise web.HTTPFound(request.query["url"])
+
     app = web.Application()
     app.router.add_get("/cat.png", png)
     app.router.add_get("/page.html", html)
+    app.router.add_get("/to", redirect)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -338,6 +342,47 @@ async def test_ssrf_guard_refuses_private_addresses_by_default(client, emulator,
     assert error["code"] == "image_url_forbidden"
     assert error["type"] == "invalid_request_error"
     assert error["param"] == "messages[2].content[1].image_url.url"
+    assert await sent(emulator) == []
+
+
+async def test_every_redirect_hop_is_checked(make_gateway, emulator, image_server):
+    """An allowed host that redirects to a forbidden address is refused; a redirect between
+    allowed addresses is followed."""
+    gateway = await make_gateway(image_fetch_allowlist=("127.0.0.1/32",))
+    port = image_server.rsplit(":", 1)[1]
+    async with gateway.client() as client:
+        response = await client.chat.completions.create(model=HAIKU, messages=[user(
+            "describe [[emu chunks=2]]", {"type": "image_url", "image_url": {
+                "url": f"{image_server}/to?url={image_server}/cat.png"}})])
+        assert response.choices[0].message.content == reply_text("describe", 2)
+        for target in ("http://169.254.169.254/latest/meta-data", f"http://[::1]:{port}/cat.png",
+                       f"http://10.0.0.1:{port}/cat.png"):
+            with pytest.raises(openai.BadRequestError) as info:
+                await client.chat.completions.create(model=HAIKU, messages=[user(
+                    "describe", {"type": "image_url",
+                                 "image_url": {"url": f"{image_server}/to?url={target}"}})])
+            assert info.value.body["code"] == "image_url_forbidden", target
+            assert info.value.body["param"] == "messages[0].content[1].image_url.url"
+    assert len(await sent(emulator)) == 1
+
+
+async def test_image_data_url_with_a_wrong_label_is_sent_as_what_it_is(client, emulator):
+    data = base64.b64encode(png_bytes()).decode()
+    response = await client.chat.completions.create(model=HAIKU, messages=[user(
+        "what is this? [[emu chunks=2]]",
+        {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{data}",
+                                            "detail": "high"}})])
+    assert response.choices[0].message.content == reply_text("what is this?", 2)
+    (request,) = await sent(emulator)
+    assert shape(request) == [("user", ["text", "image"])]
+
+
+async def test_image_to_a_text_only_model_is_a_400(client, emulator):
+    data = base64.b64encode(png_bytes()).decode()
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.chat.completions.create(model="meta.llama3-1-8b-instruct-v1:0", messages=[
+            user("x", {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}})])
+    assert info.value.body["param"] == "messages[0].content[1]"
     assert await sent(emulator) == []
 
 
@@ -424,6 +469,77 @@ async def test_redacted_reasoning_is_not_leaked(client, stream):
     assert "redacted" not in raw and "signature" not in raw
 
 
+REASONING_37 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_reasoning_on_claude_3_7(client, emulator, stream):
+    kwargs = {"model": REASONING_37, "reasoning_effort": "low", "temperature": 0.7,
+              "messages": [user("why? [[emu reasoning=thinking about it chunks=2]]")]}
+    if stream:
+        chunks = await collect(await client.chat.completions.create(stream=True, **kwargs))
+        reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+                            for c in chunks if c.choices)
+        text = streamed_text(chunks)
+    else:
+        message = (await client.chat.completions.create(**kwargs)).choices[0].message
+        reasoning, text = message.model_extra["reasoning_content"], message.content
+    assert (reasoning, text) == ("thinking about it", reply_text("why?", 2))
+    (request,) = await sent(emulator)
+    assert request["additionalModelRequestFields"]["thinking"] == {"type": "enabled",
+                                                                   "budget_tokens": 1024}
+    assert request["inferenceConfig"]["temperature"] == 1.0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_reasoning_with_forced_tool_choice_asks_instead_of_forcing(client, emulator,
+                                                                         stream):
+    """Thinking forbids toolChoice any/tool: the gateway keeps thinking, sends auto and asks for a
+    call in the system prompt; the call still comes back as tool_calls."""
+    kwargs = {"model": REASONING_MODEL, "reasoning_effort": "low", "tools": [WEATHER_TOOL],
+              "tool_choice": "required",
+              "messages": [user('Paris? [[emu reasoning=hm tool=get_weather:{"city":"Paris"}]]')]}
+    if stream:
+        chunks = await collect(await client.chat.completions.create(stream=True, **kwargs))
+        deltas = tool_deltas(chunks)
+        name, arguments = deltas[0].function.name, "".join(t.function.arguments for t in deltas)
+        reasons = finish_reasons(chunks)
+    else:
+        choice = (await client.chat.completions.create(**kwargs)).choices[0]
+        (call,) = choice.message.tool_calls
+        name, arguments, reasons = call.function.name, call.function.arguments, [
+            choice.finish_reason]
+    assert (name, json.loads(arguments), reasons) == ("get_weather", {"city": "Paris"},
+                                                      ["tool_calls"])
+    (request,) = await sent(emulator)
+    assert request["toolChoice"] is None
+    assert request["system"] == ["You must call at least one of the provided tools."]
+    assert request["additionalModelRequestFields"]["thinking"]["type"] == "enabled"
+
+
+async def test_reasoning_is_not_enabled_mid_tool_loop(client, emulator):
+    messages = [
+        user("weather?"),
+        {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "get_weather", "arguments": '{"city": "Rome"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]
+    for stream in (False, True):
+        response = await client.chat.completions.create(
+            model=REASONING_MODEL, reasoning_effort="high", temperature=0.5, tools=[WEATHER_TOOL],
+            messages=messages, stream=stream)
+        if stream:
+            chunks = await collect(response)
+            assert streamed_text(chunks) == reply_text("", 8)
+            assert finish_reasons(chunks) == ["stop"]
+        else:
+            assert response.choices[0].message.content == reply_text("", 8)
+    for request in await sent(emulator):
+        assert "additionalModelRequestFields" not in request["fields"]
+        assert request["inferenceConfig"] == {"temperature": 0.5}
+        assert shape(request) == [("user", ["text"]), ("assistant", ["toolUse"]),
+                                  ("user", ["toolResult"])]
+
+
 # ------------------------------------------------------------------------------ prompt caching
 
 
@@ -501,6 +617,45 @@ async def test_json_schema_output_is_valid_json(client, emulator, model, native,
         assert "outputConfig" not in request["fields"]
         assert (request["tools"], request["toolChoice"]) == (["person"],
                                                              {"tool": {"name": "person"}})
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_json_schema_with_client_tools_on_the_fallback_model(client, emulator, stream):
+    """The schema's tool joins the client's (under toolChoice any): a call to a client tool stays
+    a tool call; the answer tool's input is the content. A schema named like a client tool gets
+    another tool name."""
+    fmt = {"type": "json_schema", "json_schema": {"name": "get_weather", "schema": SCHEMA}}
+    kwargs = {"model": HAIKU, "tools": [WEATHER_TOOL], "response_format": fmt, "stream": stream}
+    response = await client.chat.completions.create(
+        messages=[user('Paris? [[emu tool=get_weather:{"city": "Paris"}]]')], **kwargs)
+    if stream:
+        chunks = await collect(response)
+        deltas = tool_deltas(chunks)
+        text, reasons = streamed_text(chunks), finish_reasons(chunks)
+        calls = [(deltas[0].function.name, "".join(t.function.arguments for t in deltas))]
+    else:
+        choice = response.choices[0]
+        text, reasons = choice.message.content, [choice.finish_reason]
+        calls = [(c.function.name, c.function.arguments) for c in choice.message.tool_calls]
+    assert not text and reasons == ["tool_calls"]
+    assert [(n, json.loads(a)) for n, a in calls] == [("get_weather", {"city": "Paris"})]
+    (request,) = await sent(emulator)
+    (answer_tool,) = set(request["tools"]) - {"get_weather"}
+    assert request["toolChoice"] == {"any": {}}
+    # The model answers through the schema's tool:
+    response = await client.chat.completions.create(messages=[user(
+        f"answer [[emu tool={answer_tool}:{json.dumps(example_from_schema(SCHEMA))}]]")],
+        **kwargs)
+    if stream:
+        chunks = await collect(response)
+        content, reasons = streamed_text(chunks), finish_reasons(chunks)
+        assert not tool_deltas(chunks)
+    else:
+        content, reasons = (response.choices[0].message.content,
+                            [response.choices[0].finish_reason])
+        assert response.choices[0].message.tool_calls is None
+    jsonschema.validate(json.loads(content), SCHEMA)
+    assert reasons == ["stop"]
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -139,3 +139,40 @@ async def test_structured_output_json_mode(gateway):
     person = await structured.ainvoke(
         'Invent a person as JSON. [[emu text={"name": "Ada", "age": 36}]]')
     assert person == Person(name="Ada", age=36)
+
+
+async def test_parallel_tool_calls_streamed_then_answered(gateway, emulator):
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from langchain_core.tools import tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The weather for a city."""
+        return f"sunny in {city}"
+
+    llm = chat_model(gateway).bind_tools([get_weather])
+    messages = [HumanMessage('Lima and Oslo? [[emu text_before=Checking. '
+                             'tool=get_weather:{"city": "Lima"} tool=get_weather:{"city": "Oslo"}]]')]
+    chunks = [chunk async for chunk in llm.astream(messages)]
+    first = chunks[0]
+    for chunk in chunks[1:]:
+        first += chunk
+    assert first.content == "Checking."
+    assert [c["args"] for c in first.tool_calls] == [{"city": "Lima"}, {"city": "Oslo"}]
+    assert len({c["id"] for c in first.tool_calls}) == 2
+    messages.append(first)
+    for tool_call in first.tool_calls:
+        messages.append(ToolMessage(await get_weather.ainvoke(tool_call["args"]),
+                                    tool_call_id=tool_call["id"]))
+    final = await llm.ainvoke(messages)
+    assert final.content == reply_text("", 8) and not final.tool_calls
+    turns = [[(m["role"], m["blocks"]) for m in r["messages"]] for r in await sent(emulator)]
+    assert turns[-1] == [("user", ["text"]), ("assistant", ["text", "toolUse", "toolUse"]),
+                         ("user", ["toolResult", "toolResult"])]
+
+
+async def test_structured_output_streamed(gateway):
+    structured = chat_model(gateway, NATIVE_JSON_MODEL).with_structured_output(Person)
+    results = [part async for part in structured.astream("Invent a person.")]
+    assert results and isinstance(results[-1], Person)
+    assert results[-1].name and isinstance(results[-1].age, int)
