@@ -89,6 +89,7 @@ async def test_listed_models_are_exactly_the_callable_ones_and_all_answer(make_g
     async with gateway.client() as client:
         for model in ids:
             await emulator.reset()
+            assert (await client.models.retrieve(model)).id == model
             if "embed" in model:
                 result = await client.embeddings.create(model=model, input="hello there")
                 assert result.data[0].embedding, model
@@ -126,11 +127,13 @@ async def test_bare_id_picks_the_profile_of_the_primary_regions_geography(make_g
 @pytest.mark.parametrize("cross_region, application", [(False, False), (False, True),
                                                        (True, False)])
 async def test_profiles_can_be_switched_off(make_gateway, cross_region, application):
-    gateway = await make_gateway(enable_cross_region_inference=cross_region,
+    gateway = await make_gateway(bedrock_regions=("us-east-1", "eu-west-1"),
+                                 enable_cross_region_inference=cross_region,
                                  enable_application_inference_profiles=application)
     ids = await model_ids(gateway)
     assert HAIKU in ids and "cohere.embed-english-v3" in ids  # foundation models stay
-    assert any(i.startswith(("us.", "global.")) for i in ids) is cross_region
+    for prefix in ("us.", "eu.", "global."):
+        assert any(i.startswith(prefix) for i in ids) is cross_region, prefix
     assert (APP_PROFILE in ids) is application
     if not cross_region and not application:
         assert not any(i.startswith(PROFILE_PREFIXES) for i in ids)
@@ -170,6 +173,13 @@ async def test_aliases_from_a_file(make_gateway, emulator, tmp_path):
         result = await client.embeddings.create(model="text-embedding-3-small", input="x")
         assert result.model == "text-embedding-3-small" and result.data[0].embedding
         assert (await client.models.retrieve("gpt-4o-mini")).id == "gpt-4o-mini"
+        # Listed under their own names, with the owner of the model they stand for; the
+        # models behind them stay listed, and a dropped alias is not offered.
+        listed = {m.id: m.owned_by for m in (await client.models.list()).data}
+        assert listed["gpt-4o-mini"] == listed[HAIKU] == "Anthropic"
+        assert listed["text-embedding-3-small"] == listed["cohere.embed-english-v3"] == "Cohere"
+        assert "claude-latest" in listed and PROFILE_ONLY not in listed
+        assert "broken" not in listed
         # An alias whose target is not in the catalog is dropped, not fatal.
         with pytest.raises(openai.NotFoundError):
             await client.chat.completions.create(
@@ -213,6 +223,15 @@ async def test_unknown_model_is_404_in_openai_shape_naming_it(gateway, emulator)
     assert "anthropic.claude-9" in info.value.body["message"]
     stats = await emulator.stats()
     assert calls(stats, "converse") == [] and calls(stats, "invoke") == []  # never sent
+
+
+async def test_an_embedding_model_on_chat_is_a_400_naming_it(client, emulator):
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.chat.completions.create(
+            model="cohere.embed-english-v3", messages=[{"role": "user", "content": "hi"}])
+    assert info.value.body["param"] == "model"
+    assert "cohere.embed-english-v3" in info.value.body["message"]
+    assert calls(await emulator.stats(), "converse") == []
 
 
 # --- readiness and refresh --------------------------------------------------------------------

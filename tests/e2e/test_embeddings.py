@@ -185,6 +185,19 @@ async def test_default_embedding_model_when_none_is_named(make_gateway, emulator
     assert [c["model"] for c in invokes(await emulator.stats())] == [COHERE_EN]
 
 
+async def test_built_in_default_embedding_model_when_none_is_named(gateway, emulator):
+    # No DEFAULT_EMBEDDING_MODEL set: the built-in default (Cohere Multilingual v3) serves.
+    assert gateway.settings.default_embedding_model == COHERE_ML
+    status, body = await raw_post(gateway, {"input": ["zwei Wörter", "x"],
+                                            "encoding_format": "float"})
+    assert status == 200
+    assert body["model"] == COHERE_ML
+    assert [close(d["embedding"], cohere(t)) for d, t in zip(body["data"], ["zwei Wörter", "x"])
+            ] == [True, True]
+    assert body["usage"]["prompt_tokens"] == 3
+    assert [c["model"] for c in invokes(await emulator.stats())] == [COHERE_ML]
+
+
 async def test_throttled_region_fails_over_for_embeddings(make_gateway, emulator):
     gateway = await make_gateway(bedrock_regions=("us-east-1", "us-west-2"))
     await emulator.add_fault(region="us-east-1", operation="invoke", error="ThrottlingException")

@@ -10,7 +10,9 @@ from bedrock_gateway.server.http import json_response
 
 async def list_models(request: web.Request) -> web.Response:
     catalog = current_catalog(request.app)
-    return json_response({"object": "list", "data": catalog.list_models()})
+    # Aliases are names clients are meant to pick (GET /models/{alias} answers them), so the
+    # list offers them too, after the models they stand for; an alias whose target is gone is not.
+    return json_response({"object": "list", "data": catalog.list_models(include_aliases=True)})
 
 
 async def get_model(request: web.Request) -> web.Response:
