@@ -191,13 +191,12 @@ async def test_aliases_from_a_file(make_gateway, emulator, tmp_path):
 
 async def test_default_model_when_the_request_names_none(make_gateway, emulator):
     gateway = await make_gateway(default_model=NOVA_LITE)
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{gateway.base_url}/chat/completions",
-                                headers={"Authorization": f"Bearer {TEST_KEY}"},
-                                json={"messages": [{"role": "user", "content": "hi"}]},
-                                ) as response:
-            assert response.status == 200
-            body = await response.json()
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{gateway.base_url}/chat/completions",
+            headers={"Authorization": f"Bearer {TEST_KEY}"},
+            json={"messages": [{"role": "user", "content": "hi"}]}) as response:
+        assert response.status == 200
+        body = await response.json()
     assert body["model"] == NOVA_LITE
     assert body["choices"][0]["message"]["content"]
     assert calls(await emulator.stats(), "converse") == [("us-east-1", NOVA_LITE)]
@@ -356,9 +355,9 @@ async def test_a_failed_refresh_keeps_the_last_good_catalog(make_gateway, emulat
     await wait_for_calls(emulator, "us-east-1", "list-foundation-models", 3)
     await wait_for_calls(emulator, "us-west-2", "list-foundation-models", 3)
     assert await model_ids(gateway) == before
-    async with aiohttp.ClientSession(headers=headers) as session:
-        async with session.get(f"{gateway.root}/ready") as response:
-            assert response.status == 200
+    async with aiohttp.ClientSession(headers=headers) as session, \
+            session.get(f"{gateway.root}/ready") as response:
+        assert response.status == 200
     async with gateway.client() as client:
         for model in (HAIKU, MISTRAL):
             assert (await client.chat.completions.create(

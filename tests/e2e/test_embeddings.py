@@ -50,10 +50,10 @@ def encoding_kwargs(encoding: str) -> dict:
 
 
 async def raw_post(gateway, body: dict) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{gateway.base_url}/embeddings", json=body,
-                                headers={"Authorization": f"Bearer {TEST_KEY}"}) as response:
-            return response.status, await response.json()
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{gateway.base_url}/embeddings", json=body,
+            headers={"Authorization": f"Bearer {TEST_KEY}"}) as response:
+        return response.status, await response.json()
 
 
 # --- Cohere v3 --------------------------------------------------------------------------------

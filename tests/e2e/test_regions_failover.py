@@ -38,16 +38,15 @@ async def ask(client, **kwargs) -> str:
 
 
 async def raw_stream(gateway, content: str) -> tuple[int, list[str]]:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-                f"{gateway.base_url}/chat/completions",
-                headers={"Authorization": f"Bearer {TEST_KEY}"},
-                json={"model": HAIKU, "stream": True,
-                      "messages": [{"role": "user", "content": content}]},
-        ) as response:
-            events = [e.removeprefix("data: ")
-                      for e in (await response.read()).decode().split("\n\n") if e]
-            return response.status, events
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{gateway.base_url}/chat/completions",
+            headers={"Authorization": f"Bearer {TEST_KEY}"},
+            json={"model": HAIKU, "stream": True,
+                  "messages": [{"role": "user", "content": content}]},
+    ) as response:
+        events = [e.removeprefix("data: ")
+                  for e in (await response.read()).decode().split("\n\n") if e]
+        return response.status, events
 
 
 # --- failover before the first byte -----------------------------------------------------------
