@@ -33,8 +33,8 @@ class SseWriter:
         self.finished = False
 
     @classmethod
-    async def open(cls, request: web.Request, headers: dict[str, str]) -> SseWriter:
-        response = web.StreamResponse(status=200, headers={**SSE_HEADERS, **headers})
+    async def open(cls, request: web.Request) -> SseWriter:
+        response = web.StreamResponse(status=200, headers=SSE_HEADERS)
         await response.prepare(request)
         return cls(response)
 

@@ -82,12 +82,11 @@ async def pump_stream(
     heartbeat_s: float,
     idle_s: float,
     chunk_timer: ChunkTimer | None = None,
-    headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     session = lifecycle.stream_opened()
     writer: SseWriter | None = None
     try:
-        writer = await SseWriter.open(request, headers or {})
+        writer = await SseWriter.open(request)
         event = await _first_event(upstream, writer, heartbeat_s, idle_s)
         loop = asyncio.get_running_loop()
         # Re-arming the idle timer on every event would cost a timer per chunk; re-arm at most
