@@ -73,6 +73,15 @@ class Settings:
     # Regions
     breaker_failure_threshold: int = 5
     breaker_cooldown_seconds: float = 30.0
+    # Responses API
+    responses_hosted_tools: str = "drop"  # drop | reject
+    responses_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    responses_encryption_key_file: str | None = None
+    responses_store_max_items: int = 10_000
+    responses_store_max_bytes: int = 256 * 1024 * 1024
+    responses_store_ttl_seconds: float = 30 * 86400.0
+    redis_url: str | None = field(default=None, repr=False)
+    redis_timeout_seconds: float = 2.0
     # Logging
     debug: bool = False
     log_level: str = "INFO"
@@ -134,6 +143,17 @@ class Settings:
                      "stream_idle_timeout", "region_queue_timeout_seconds"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name.upper()} must be greater than 0")
+        if self.responses_hosted_tools not in ("drop", "reject"):
+            problems.append("RESPONSES_HOSTED_TOOLS must be drop or reject, got "
+                            f"{self.responses_hosted_tools!r}")
+        for name in ("responses_store_max_items", "responses_store_max_bytes"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name.upper()} must be at least 1")
+        for name in ("responses_store_ttl_seconds", "redis_timeout_seconds"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name.upper()} must be greater than 0")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             problems.append(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
         return problems
@@ -205,6 +225,14 @@ _ENV: dict[str, tuple[str, Any]] = {
     "EMBEDDING_CONCURRENCY": ("embedding_concurrency", int),
     "BREAKER_FAILURE_THRESHOLD": ("breaker_failure_threshold", int),
     "BREAKER_COOLDOWN_SECONDS": ("breaker_cooldown_seconds", _positive_float),
+    "RESPONSES_HOSTED_TOOLS": ("responses_hosted_tools", lambda raw: raw.strip().lower()),
+    "RESPONSES_ENCRYPTION_KEY": ("responses_encryption_keys", _csv),
+    "RESPONSES_ENCRYPTION_KEY_FILE": ("responses_encryption_key_file", _optional),
+    "RESPONSES_STORE_MAX_ITEMS": ("responses_store_max_items", int),
+    "RESPONSES_STORE_MAX_BYTES": ("responses_store_max_bytes", int),
+    "RESPONSES_STORE_TTL_SECONDS": ("responses_store_ttl_seconds", _positive_float),
+    "REDIS_URL": ("redis_url", _optional),
+    "REDIS_TIMEOUT_SECONDS": ("redis_timeout_seconds", _positive_float),
     "DEBUG": ("debug", _bool),
     "LOG_LEVEL": ("log_level", str),
     "ACCESS_LOG": ("access_log", _bool),

@@ -45,6 +45,9 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     content_is_string: bool = False  # tool results: a string may be JSON
+    # Assistant turns: Bedrock `reasoningContent` bodies restored from an earlier turn (the
+    # Responses API carries them); sent before the turn's text and tool calls.
+    reasoning: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,8 @@ from bedrock_gateway.server import keys
 from bedrock_gateway.server.images import ImageFetcher
 from bedrock_gateway.server.lifecycle import Lifecycle
 from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
-from bedrock_gateway.server.routes import chat, embeddings, health, models
+from bedrock_gateway.server.responses_setup import responses_ctx
+from bedrock_gateway.server.routes import chat, embeddings, health, models, responses
 from bedrock_gateway.server.telemetry import Telemetry
 from bedrock_gateway.settings import Settings
 
@@ -57,7 +58,7 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     app[keys.KEYSTORE] = ApiKeyStore(settings.api_keys)
     app[keys.CATALOG] = _catalog_refresher(settings, app)
     app.cleanup_ctx.extend([telemetry.cleanup_ctx, _bedrock_ctx, _keys_ctx, _catalog_ctx,
-                            _fetch_ctx])
+                            _fetch_ctx, responses_ctx])
     app.on_shutdown.append(_drain)
     _add_routes(app, settings)
     return app
@@ -71,6 +72,11 @@ def _add_routes(app: web.Application, settings: Settings) -> None:
         app.router.add_post(f"{prefix}/embeddings", embeddings.create_embeddings)
         app.router.add_get(f"{prefix}/models", models.list_models)
         app.router.add_get(f"{prefix}/models/{{model_id:.+}}", models.get_model)
+        app.router.add_post(f"{prefix}/responses", responses.create_response)
+        app.router.add_get(f"{prefix}/responses/{{response_id}}", responses.get_response)
+        app.router.add_delete(f"{prefix}/responses/{{response_id}}", responses.delete_response)
+        app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items",
+                           responses.list_input_items)
 
 
 def _catalog_refresher(settings: Settings, app: web.Application) -> CatalogRefresher:

@@ -24,7 +24,7 @@ from bedrock_gateway.errors import (
 )
 from bedrock_gateway.server.context import RequestContext
 from bedrock_gateway.server.lifecycle import Lifecycle
-from bedrock_gateway.server.sse import SseWriter, encode_chunks
+from bedrock_gateway.server.sse import CHAT_FRAMING, Framing, SseWriter
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,13 @@ async def pump_stream(
     heartbeat_s: float,
     idle_s: float,
     chunk_timer: ChunkTimer | None = None,
+    framing: Framing = CHAT_FRAMING,
 ) -> web.StreamResponse:
     session = lifecycle.stream_opened()
     writer: SseWriter | None = None
     try:
-        writer = await SseWriter.open(request)
+        writer = await SseWriter.open(request, framing)
+        encode = framing.encode
         event = await _first_event(upstream, writer, heartbeat_s, idle_s)
         loop = asyncio.get_running_loop()
         # Re-arming the idle timer on every event would cost a timer per chunk; re-arm at most
@@ -97,7 +99,7 @@ async def pump_stream(
             while event is not None:
                 chunks = translator.feed(event)
                 if chunks:
-                    await writer.write(encode_chunks(chunks))
+                    await writer.write(encode(chunks))
                     now = time.perf_counter()
                     if ctx.ttft_s is None and translator.first_content_emitted:
                         ctx.ttft_s = now - ctx.started
@@ -110,7 +112,7 @@ async def pump_stream(
                     armed_at = now_loop
         tail = translator.finish()
         if tail:
-            await writer.write(encode_chunks(tail))
+            await writer.write(encode(tail))
         await writer.done()
     except TimeoutError:
         await _end_with_error(ctx, writer, _idle_error(idle_s))

@@ -23,7 +23,7 @@ from bedrock_gateway.telemetry.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
-_OPERATIONS = {"chat": "chat", "embeddings": "embeddings"}
+_OPERATIONS = {"chat": "chat", "embeddings": "embeddings", "responses": "chat"}
 _GENAI_OPERATION = {"converse": "chat", "converse_stream": "chat", "invoke": "embeddings"}
 _RPC_METHOD = {"converse": "Converse", "converse_stream": "ConverseStream",
                "invoke": "InvokeModel"}
@@ -41,6 +41,8 @@ def route_name(request: web.Request) -> str:
         return "chat"
     if path.endswith("/embeddings"):
         return "embeddings"
+    if "/responses" in path:
+        return "responses"
     if "/models" in path:
         return "models"
     if path in ("/health", "/ready"):

@@ -28,7 +28,9 @@ from bedrock_gateway.telemetry.collectors import (
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
 INTER_CHUNK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
-ROUTES = frozenset({"chat", "embeddings", "models", "health", "ready", "other"})
+ROUTES = frozenset({"chat", "embeddings", "models", "health", "ready", "responses", "other"})
+# The client API a request spoke (bounded): the `api` label of the request metrics.
+APIS = {"chat": "chat_completions", "responses": "responses", "embeddings": "embeddings"}
 ADMISSION_REASONS = ("process_limit", "region_queue_timeout", "body_too_large", "draining")
 OTHER = "other"
 NONE = "none"
@@ -85,11 +87,11 @@ class GatewayMetrics:
         self.build_info.labels(version, platform.python_version()).set(1)
         self.requests = Counter(
             "bedrock_gateway_requests_total", "Finished HTTP requests.",
-            ["route", "model", "status_class", "error_code"], registry=r,
+            ["route", "api", "model", "status_class", "error_code"], registry=r,
         )
         self.request_duration = Histogram(
             "bedrock_gateway_request_duration_seconds", "Whole request, to the last byte.",
-            ["route", "model"], buckets=DURATION_BUCKETS, registry=r,
+            ["route", "api", "model"], buckets=DURATION_BUCKETS, registry=r,
         )
         self.ttft = Histogram(
             "bedrock_gateway_time_to_first_token_seconds",
@@ -182,10 +184,11 @@ class GatewayMetrics:
         if streaming:
             self.inflight_streams.dec()
         route_l, model_l = self.route_label(route), self.model_label(model)
+        api_l = APIS.get(route_l, NONE)
         self.requests.labels(
-            route_l, model_l, status_class(status), self._error_code(error_code)
+            route_l, api_l, model_l, status_class(status), self._error_code(error_code)
         ).inc()
-        self.request_duration.labels(route_l, model_l).observe(duration_s)
+        self.request_duration.labels(route_l, api_l, model_l).observe(duration_s)
 
     def observe_ttft(self, model: str | None, seconds: float) -> None:
         self.ttft.labels(self.model_label(model)).observe(seconds)

@@ -121,6 +121,8 @@ def _turns(req: ChatRequest, caps: ModelCapabilities, fetched: Mapping,
             blocks, bedrock_role = _user_blocks(message, caps, fetched, names), "user"
         elif role == "assistant":
             blocks, bedrock_role = _text_blocks(message), "assistant"
+            if message.reasoning:
+                blocks[:0] = [{"reasoningContent": r} for r in message.reasoning]
             for call in message.tool_calls:
                 if tools_as_text:
                     text = f"[tool call {call.id}] {call.name}({_as_text(call.input)})"

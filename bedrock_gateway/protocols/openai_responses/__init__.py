@@ -1,0 +1,25 @@
+"""The OpenAI Responses API (`POST /responses`) as a client protocol over Bedrock Converse.
+
+Pure: request validation (request.py, items.py), translation to Converse through the chat
+translator (converse.py), the response object (response.py), the streaming event translator with
+sequence numbers (stream.py), and the sealing of reasoning into `encrypted_content` (sealing.py).
+The server's routes and the response store do the I/O.
+"""
+
+from bedrock_gateway.protocols.openai_responses.converse import (
+    ConversePlan,
+    remote_image_urls,
+    to_converse,
+)
+from bedrock_gateway.protocols.openai_responses.request import parse_responses_request
+from bedrock_gateway.protocols.openai_responses.response import usage_for_context
+from bedrock_gateway.protocols.openai_responses.sealing import ReasoningSealer
+from bedrock_gateway.protocols.openai_responses.stream import (
+    ResponseEventTranslator,
+    converse_response_events,
+)
+from bedrock_gateway.protocols.openai_responses.types import ResponsesRequest, ToolRef
+
+__all__ = ["ConversePlan", "ReasoningSealer", "ResponseEventTranslator", "ResponsesRequest",
+           "ToolRef", "converse_response_events", "parse_responses_request",
+           "remote_image_urls", "to_converse", "usage_for_context"]
