@@ -110,9 +110,42 @@ def input_tokens(body: Mapping[str, Any]) -> int:
     return total
 
 
+def _tool_results(messages: list[Mapping[str, Any]]) -> list[str] | None:
+    """The texts of the last user turn's tool results, when it holds only tool results."""
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    blocks = messages[-1].get("content") or ()
+    if not blocks or any("toolResult" not in b for b in blocks if "cachePoint" not in b):
+        return None
+    texts = []
+    for block in blocks:
+        for item in (block.get("toolResult") or {}).get("content") or ():
+            texts.append(item["text"] if "text" in item else orjson.dumps(item.get("json")).decode())
+    return texts
+
+
+def _quoting_reply(messages: list[Mapping[str, Any]]) -> tuple[str, Directives] | None:
+    """(prompt, directives) of the latest user text, when it asks to quote tool results."""
+    results = _tool_results(messages)
+    if results is None:
+        return None
+    for message in reversed(messages[:-1]):
+        if message.get("role") == "user":
+            text = "".join(b["text"] for b in message.get("content") or () if "text" in b)
+            if text.strip():
+                prompt, emu = parse_directives(text)
+                if emu.after_tool != "quote":
+                    return None
+                return prompt, Directives(text="Tool result: " + "\n".join(results),
+                                          chunks=emu.chunks, reasoning=emu.reasoning)
+    return None
+
+
 def plan_reply(body: Mapping[str, Any], *, chunks: int, delay_ms: float) -> Reply:
     """The reply to a (validated) Converse request. ValueError: a malformed directive."""
-    prompt, emu = parse_directives(last_user_text(body.get("messages") or []))
+    messages = body.get("messages") or []
+    quoting = _quoting_reply(messages)
+    prompt, emu = quoting or parse_directives(last_user_text(messages))
     n = emu.chunks or chunks
     blocks: list[Block] = []
     if emu.redacted:

@@ -14,6 +14,11 @@ Directives: the last user message's text may contain `[[emu key=value key=value]
 allowed. A value runs to the next ` known_key=` or the closing `]]`, so it may contain spaces
 (`text=Hello there`, `tool=get_weather:{"city": "Paris"}`). The directives are removed from the
 prompt before the reply formula is applied.
+
+Tool loops: when the last user turn holds only tool results, the directives of the latest user
+message with text apply, and `after_tool=quote` there makes the reply
+`"Tool result: " + the results' texts joined by newlines` (instead of calling the tool again):
+a client that ran a tool can check the model "read" its output.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ STOP_REASONS = frozenset({
 })
 _INT_KEYS = ("chunks", "error_after", "stall_after", "cache_read", "cache_write")
 _FLOAT_KEYS = ("delay_ms", "stall_s")
-_TEXT_KEYS = ("stop", "error", "stream_error", "text_before", "reasoning", "text", "redacted")
+_TEXT_KEYS = ("stop", "error", "stream_error", "text_before", "reasoning", "text", "redacted",
+              "after_tool")
 DIRECTIVE_KEYS = frozenset((*_INT_KEYS, *_FLOAT_KEYS, *_TEXT_KEYS, "tool"))
 _DIRECTIVE = re.compile(r"\[\[emu\b(.*?)\]\]", re.DOTALL)
 _KEY = re.compile(r"(?:^|\s)(" + "|".join(sorted(DIRECTIVE_KEYS, key=len, reverse=True)) + r")=")
@@ -58,6 +64,7 @@ class Directives:
     cache_read: int | None = None
     cache_write: int | None = None
     text: str | None = None
+    after_tool: str | None = None  # "quote": answer tool results by quoting them
 
 
 def parse_directives(text: str) -> tuple[str, Directives]:
@@ -78,6 +85,8 @@ def parse_directives(text: str) -> tuple[str, Directives]:
                 values[key] = value
     if "stop" in values and values["stop"] not in STOP_REASONS:
         raise ValueError(f"unknown stop reason {values['stop']!r}")
+    if values.get("after_tool", "quote") != "quote":
+        raise ValueError("after_tool must be 'quote'")
     if values.get("chunks", 1) < 1:
         raise ValueError("chunks must be >= 1")
     cleaned = _DIRECTIVE.sub("", text)
