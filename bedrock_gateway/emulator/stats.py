@@ -74,6 +74,11 @@ def converse_summary(body: Any) -> dict[str, Any] | None:
             "toolChoice": tool_config.get("toolChoice"),
         }
         summary.update({k: body[k] for k in _PASSED_AS_GIVEN if k in body})
+        signatures = [b["reasoningContent"]["reasoningText"].get("signature")
+                      for m in body.get("messages") or () for b in m.get("content") or ()
+                      if "reasoningText" in (b.get("reasoningContent") or {})]
+        if signatures:  # not secret, and what a reasoning round trip must bring back
+            summary["reasoning_signatures"] = signatures
         return summary
     except (AttributeError, KeyError, TypeError):  # malformed: validation will answer it
         return {"fields": sorted(map(str, body))}

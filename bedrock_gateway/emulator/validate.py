@@ -14,6 +14,7 @@ from typing import Any
 
 from .catalog import CatalogConfig, model_id_of
 from .errors import EmulatorError, validation
+from .script import signature_for
 
 _INVALID_ID = "The provided model identifier is invalid."
 _ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:([a-z0-9-]+):(\d*):"
@@ -112,6 +113,29 @@ def validate_converse(body: Mapping[str, Any]) -> None:
     _validate_inference(body.get("inferenceConfig") or {},
                         body.get("additionalModelRequestFields") or {})
     _validate_tool_config(body.get("toolConfig"))
+    _validate_thinking_blocks(messages, body.get("additionalModelRequestFields") or {})
+
+
+def _validate_thinking_blocks(messages: list, extra: Mapping[str, Any]) -> None:
+    """Like Anthropic with thinking on: reasoning sent back must carry the signature it was
+    given (`script.signature_for(text)`), and in a tool loop the assistant turn with the tool
+    calls must start with its reasoning block."""
+    thinking = extra.get("thinking") if isinstance(extra, Mapping) else None
+    if not isinstance(thinking, Mapping) or thinking.get("type", "enabled") == "disabled":
+        return
+    for i, message in enumerate(messages):
+        for j, block in enumerate(message.get("content") or ()):
+            text = (block.get("reasoningContent") or {}).get("reasoningText")
+            if text is not None and text.get("signature") != signature_for(text.get("text", "")):
+                raise validation(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` "
+                                 "block.")
+    if len(messages) < 2 or not any("toolResult" in b for b in messages[-1].get("content") or ()):
+        return
+    last = messages[-2].get("content") or [{}]
+    if any("toolUse" in b for b in last) and "reasoningContent" not in last[0]:
+        raise validation(f"messages.{len(messages) - 2}.content.0.type: Expected `thinking` or "
+                         "`redacted_thinking`, but found another block. When `thinking` is "
+                         "enabled, a final `assistant` message must start with a thinking block.")
 
 
 def _validate_block(where: str, block: Mapping[str, Any], has_tools: bool) -> None:
