@@ -8,7 +8,8 @@ from importlib import metadata
 from pathlib import Path
 
 RUNTIME_ROOTS = ["aiohttp", "aioboto3", "aiobotocore", "orjson", "prometheus-client",
-                 "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http", "PyYAML"]
+                 "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http", "PyYAML",
+                 "cryptography", "redis"]
 SKIP = {"bedrock-gateway", "pip"}
 
 
