@@ -205,6 +205,52 @@ class GatewayClient:
             return Result(False, _now() - started, ttft, chunks, "incomplete: no [DONE]", started)
         return Result(True, _now() - started, ttft, chunks, None, started)
 
+    async def responses_stream(self, prompt: str) -> Result:
+        """POST /responses, streamed, as Codex calls it (store false): `event:`/`data:` frames,
+        chunks are `response.output_text.delta` events, the end is `response.completed`."""
+        started = _now()
+        ttft = None
+        chunks = 0
+        done = False
+        error = None
+        body = orjson.dumps({"model": CHAT_MODEL, "stream": True, "store": False,
+                             "input": prompt})
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                async with self.session.post(f"{self.base}/responses", headers=self._headers,
+                                             data=body) as response:
+                    if response.status != 200:
+                        raw = await response.read()
+                        return Result(False, _now() - started, error=f"HTTP {response.status}: "
+                                      f"{raw[:200].decode(errors='replace')}", started=started)
+                    buffer = b""
+                    async for data in response.content.iter_any():
+                        buffer += data
+                        *events, buffer = buffer.split(b"\n\n")
+                        for event in events:
+                            _, sep, payload = event.partition(b"\ndata: ")
+                            if not sep:
+                                continue  # ": keep-alive" comments
+                            obj = orjson.loads(payload)
+                            kind = obj["type"]
+                            if kind == "response.output_text.delta":
+                                chunks += 1
+                                if ttft is None:
+                                    ttft = _now() - started
+                            elif kind == "response.completed":
+                                done = True
+                            elif kind in ("response.failed", "error"):
+                                error = str(obj.get("message") or obj.get("response"))[:200]
+        except Exception as exc:  # noqa: BLE001
+            return _fail(started, exc, ttft, chunks)
+        if error is not None:
+            return Result(False, _now() - started, ttft, chunks, f"incomplete: error event: {error}",
+                          started)
+        if not done:
+            return Result(False, _now() - started, ttft, chunks,
+                          "incomplete: no response.completed", started)
+        return Result(True, _now() - started, ttft, chunks, None, started)
+
     async def embed(self, texts: list[str]) -> Result:
         started = _now()
         body = orjson.dumps({"model": EMBED_MODEL, "input": texts})

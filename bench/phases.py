@@ -91,6 +91,33 @@ async def stream_c50_after_burst(bench: Bench) -> None:
         cpu_of=bench.gateway_child)}
 
 
+async def responses_vs_chat(bench: Bench) -> None:
+    """Streamed Responses API vs chat completions on the same gateway: CPU per 1,000 streams at
+    concurrency 50 (runs interleaved chat, responses, responses, chat, so neither always runs
+    first) and TTFT at concurrency 1 (the floor's TTFT measured alongside, for the overhead)."""
+    gateway, child, plan = bench.gateway, bench.gateway_child, bench.plan
+    calls = {"chat": gateway.chat_stream, "responses": gateway.responses_stream}
+    await closed_loop(lambda i: gateway.responses_stream(prompt(i)), plan.warmup, 4, 30)
+    runs = []
+    for order in (("chat", "responses"), ("responses", "chat")):
+        for api in order:
+            data = await measure(bench, lambda i, call=calls[api]: call(prompt(i)),
+                                 plan.stream_c50, 50, cpu_of=child)
+            runs.append({"api": api, **data})
+    ttft = {"floor": await measure(bench, lambda i: bench.floor.converse_stream(prompt(i)),
+                                   plan.stream_c1, 1)}
+    for api, call in calls.items():
+        ttft[api] = await measure(bench, lambda i, call=call: call(prompt(i)), plan.stream_c1, 1)
+    cpu = {api: median([r["cpu_s_per_1000"] for r in runs if r["api"] == api]) for api in calls}
+    overhead = {api: round(ttft[api]["ttft_ms"]["p50"] - ttft["floor"]["ttft_ms"]["p50"], 3)
+                for api in calls}
+    bench.results["responses_stream"] = {
+        "runs": runs, "ttft_c1": ttft, "cpu_s_per_1000": cpu,
+        "cpu_diff_pct": round((cpu["responses"] - cpu["chat"]) / cpu["chat"] * 100, 1),
+        "ttft_overhead_p50_ms": overhead,
+        "errors": sum(r["errors"] + r["incomplete"] for r in runs)}
+
+
 def telemetry_cpu_per_request(n: int = 20000) -> float:
     """Telemetry's own CPU per streamed request (µs), measured in-process with the real objects:
     the access-log line and every metric a 30-chunk stream records. Unlike the on/off process

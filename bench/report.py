@@ -65,6 +65,19 @@ def build_rows(r: dict) -> list[Row]:
             if chunks and cpu_s is not None:
                 rows.append((f"Gateway CPU us per chunk c={conc}", None, cpu_s / chunks * 1e6,
                              None, "", "-"))
+    resp = r.get("responses_stream")
+    if resp:
+        cpu, pct = resp["cpu_s_per_1000"], resp["cpu_diff_pct"]
+        rows.append((("Responses API stream: CPU-s per 1,000 streams c=50, chat (floor) vs "
+                      "responses (gateway)"), cpu["chat"], cpu["responses"], f"{pct:+.1f}%",
+                     "<= +20%", _met(pct <= 20)))
+        over = resp["ttft_overhead_p50_ms"]
+        worse = over["responses"] - over["chat"]
+        rows.append((("Responses API stream: TTFT overhead p50 c=1 over Bedrock (ms), chat vs "
+                      "responses"), over["chat"], over["responses"], worse, "within 20% (or 0.5 ms)",
+                     _met(worse <= max(0.5, abs(over["chat"]) * 0.2))))
+        rows.append(("Responses API stream: errors + incomplete", None, resp["errors"], None, "0",
+                     _met(resp["errors"] == 0)))
     after = _get(r, "stream_c50_after_burst", "gateway", "cpu_s_per_1000")
     if after is not None:
         rows.append(("Gateway CPU-s per 1,000 streams c=50, after the 1,000 burst", None, after,

@@ -56,8 +56,9 @@ def _kind(block: Any) -> str:
 def converse_summary(body: Any) -> dict[str, Any] | None:
     """What a test may check of a Converse request, without its bytes or message texts: its
     top-level fields, the system blocks (texts cut to 500 characters), each message's role and
-    block kinds, the tool names (or `cachePoint`) and toolChoice, and the inference and
-    pass-through fields as sent."""
+    block kinds, the tool names (or `cachePoint`) and toolChoice, the inference and
+    pass-through fields as sent, and `reasoning_signatures` (the signatures of reasoning blocks
+    sent back, when there are any)."""
     if not isinstance(body, dict):
         return None
     try:

@@ -13,7 +13,10 @@ from bedrock_gateway.protocols.openai_responses import ReasoningSealer
 from bedrock_gateway.server import keys
 from bedrock_gateway.settings import Settings
 from bedrock_gateway.storage.redis_store import RedisResponseStore
-from bedrock_gateway.storage.response_store import MemoryResponseStore, StoreUnavailableError
+from bedrock_gateway.storage.response_store import (
+    MemoryResponseStore,
+    StoreUnavailableError,
+)
 
 log = logging.getLogger(__name__)
 

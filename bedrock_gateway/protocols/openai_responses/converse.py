@@ -35,7 +35,10 @@ from bedrock_gateway.openai_schema import (
 from bedrock_gateway.protocols.openai_responses.items import invalid
 from bedrock_gateway.protocols.openai_responses.request import bedrock_tool_name
 from bedrock_gateway.protocols.openai_responses.sealing import reasoning_block
-from bedrock_gateway.protocols.openai_responses.types import CUSTOM_INPUT_FIELD, ResponsesRequest
+from bedrock_gateway.protocols.openai_responses.types import (
+    CUSTOM_INPUT_FIELD,
+    ResponsesRequest,
+)
 from bedrock_gateway.translate.capabilities import ModelCapabilities
 from bedrock_gateway.translate.chat import (
     TranslateOptions,

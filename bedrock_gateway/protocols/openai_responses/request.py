@@ -14,7 +14,12 @@ import math
 
 from bedrock_gateway.openai_schema import ResponseFormat, Tool, ToolChoice
 from bedrock_gateway.openai_schema.types import TOOL_NAME
-from bedrock_gateway.protocols.openai_responses.items import _obj, _opt_str, invalid, parse_input
+from bedrock_gateway.protocols.openai_responses.items import (
+    _obj,
+    _opt_str,
+    invalid,
+    parse_input,
+)
 from bedrock_gateway.protocols.openai_responses.types import (
     CUSTOM_INPUT_FIELD,
     ResponsesRequest,
