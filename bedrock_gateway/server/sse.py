@@ -69,8 +69,11 @@ class NamedEventFraming:
 
     @staticmethod
     def encode(chunks: list[dict]) -> bytes:
-        return b"".join(b"event: " + c["type"].encode() + b"\ndata: " + orjson.dumps(c)
-                        + b"\n\n" for c in chunks)
+        if len(chunks) == 1:
+            chunk = chunks[0]
+            return b"event: %b\ndata: %b\n\n" % (chunk["type"].encode(), orjson.dumps(chunk))
+        return b"".join(b"event: %b\ndata: %b\n\n" % (c["type"].encode(), orjson.dumps(c))
+                        for c in chunks)
 
     @staticmethod
     def done() -> bytes:

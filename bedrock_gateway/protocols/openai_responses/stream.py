@@ -102,8 +102,19 @@ class ResponseEventTranslator:
     # -- upstream events ---------------------------------------------------------------------
 
     def feed(self, event: dict) -> list[dict]:
-        out = self.start() if not self._started else []
         body = event.get("contentBlockDelta")
+        if body is not None and self._started:
+            # The hot path (most events): more text for an open message.
+            text = (body.get("delta") or {}).get("text")
+            state = self._open.get(body.get("contentBlockIndex", 0)) if text else None
+            if state is not None and state.kind == "text":
+                state.parts.append(text)
+                seq = self._seq
+                self._seq = seq + 1
+                return [{"type": "response.output_text.delta", "sequence_number": seq,
+                         "item_id": state.item["id"], "output_index": state.index,
+                         "content_index": 0, "delta": text, "logprobs": []}]
+        out = self.start() if not self._started else []
         if body is not None:
             out.extend(self._delta(body))
             return out
