@@ -72,9 +72,10 @@ elif ! command -v apt-get >/dev/null 2>&1; then
   fail "redis-server is missing and apt-get is not available: install Redis (Debian/Ubuntu package 'redis-server')"
 else
   say "installing redis-server (Debian package 'redis-server')"
-  if as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null 2>&1 \
-     || (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
-         apt-get install -y -qq --no-install-recommends redis-server >/dev/null 2>&1); then
+  if as_root env DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -qq \
+       --no-install-recommends redis-server >/dev/null 2>&1 \
+     || (as_root apt-get "${APT_WAIT[@]}" update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+         apt-get "${APT_WAIT[@]}" install -y -qq --no-install-recommends redis-server >/dev/null 2>&1); then
     # The tests start their own server on a free port; the packaged service is not needed.
     say "redis-server installed"
   else
