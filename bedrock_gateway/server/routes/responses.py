@@ -174,7 +174,6 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 
 
 async def get_response(request: web.Request) -> web.Response:
-    request_context(request).model = None
     record = await _owned(request.app[RESPONSE_STORE], request.match_info["response_id"],
                           _owner(request), None)
     return json_response(record["response"])
