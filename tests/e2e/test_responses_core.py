@@ -268,3 +268,12 @@ async def test_images_by_url_use_the_ssrf_guarded_fetcher(make_gateway, client, 
     assert response.output_text == expected_text("describe", 2)
     sent = (await emulator.stats())["recent"][-1]["request"]
     assert [m["blocks"] for m in sent["messages"]] == [["text", "image"]]
+
+
+async def test_streamed_response_names_dropped_hosted_tools(gateway):
+    response, events = await raw_events(gateway, {
+        "model": HAIKU, "stream": True, "input": "x [[emu chunks=2]]",
+        "tools": [{"type": "web_search", "external_web_access": True}, WEATHER]})
+    assert response.headers["X-Gateway-Dropped-Tools"] == "web_search"
+    assert events[-1]["type"] == "response.completed"
+    assert events[-1]["response"]["tools"][0]["type"] == "web_search"  # echoed as sent
