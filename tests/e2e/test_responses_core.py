@@ -252,7 +252,7 @@ async def test_mid_stream_error_ends_with_failed_and_error_events(gateway):
 
 
 async def test_images_by_url_use_the_ssrf_guarded_fetcher(make_gateway, client, emulator,
-                                                          image_server):
+                                                          image_server):  # noqa: F811
     content = [{"type": "input_text", "text": "describe [[emu chunks=2]]"},
                {"type": "input_image", "image_url": f"{image_server}/cat.png"}]
     # By default loopback addresses are refused, naming the field, before Bedrock is called.

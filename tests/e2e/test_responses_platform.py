@@ -119,7 +119,6 @@ async def test_close_right_after_completed_is_not_a_disconnect(make_gateway, emu
 async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
     import os
     import signal
-    import subprocess
     import sys
 
     from tests.e2e.test_graceful_shutdown import wait_ready
@@ -129,8 +128,9 @@ async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
     env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
            "DRAIN_DELAY_SECONDS": "0.2", "SHUTDOWN_GRACE_SECONDS": "1", "ACCESS_LOG": "off",
            "DEFAULT_MODEL": HAIKU}
-    proc = subprocess.Popen([sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(f"{base}/ready")
@@ -142,8 +142,9 @@ async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
             events = parse_events(await response.read())
         assert [e["type"] for e in events[-2:]] == ["response.failed", "error"]
         assert events[-1]["code"] == "server_shutdown"
-        assert await asyncio.to_thread(proc.wait, 15) == 0
+        async with asyncio.timeout(15):
+            assert await proc.wait() == 0
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
-            proc.wait()
+            await proc.wait()
