@@ -274,7 +274,7 @@ def _parse(env: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     values: dict[str, Any] = {}
     errors: list[str] = []
     for name, (attr, parser) in _ENV.items():
-        if name not in env:
+        if env.get(name) is None:  # absent, or null in the YAML file: the default
             continue
         raw = env[name]
         try:
