@@ -246,7 +246,6 @@ INCUMBENT_IGNORED: dict[str, str] = {
     "TITLE": "API documentation metadata; this gateway serves no /docs page",
     "SUMMARY": "API documentation metadata; this gateway serves no /docs page",
     "DESCRIPTION": "API documentation metadata; this gateway serves no /docs page",
-    "ENABLE_DOCS": "this gateway serves no /docs page",
 }
 
 
