@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 EMULATOR_PORT ?= 4010
 STAMP  := $(VENV)/.installed
+# Where the runbooks (docs/deploy.md) are published: the one base of every alert's runbook_url.
+RUNBOOK_BASE_URL ?= https://github.com/example-org/bedrock-gateway/blob/main/docs/deploy.md
 
 .PHONY: help venv demo demo-observability run test test-fast lint bench tools image lock clean \
         k8s-rules deploy-check
@@ -61,9 +63,9 @@ lock: venv ## recompile requirements/lock.txt and dev-lock.txt (UPGRADE=1 to mov
 clean: ## remove the virtualenv, bench results and build leftovers
 	rm -rf $(VENV) bench-results .pytest_cache *.egg-info
 
-# Regenerate k8s/base/prometheusrule.yaml from config/prometheus/rules (the one source).
-k8s-rules: venv ## regenerate k8s/base/prometheusrule.yaml from config/prometheus/rules
-	$(BIN)/python k8s/tools/render_prometheusrule.py
+# Regenerate k8s/base/prometheusrule.yaml and the dashboard copy from config/ (the one source).
+k8s-rules: venv ## regenerate the PrometheusRule and dashboard ConfigMap file; RUNBOOK_BASE_URL=... relinks runbooks
+	$(BIN)/python k8s/tools/render_prometheusrule.py --runbook-base "$(RUNBOOK_BASE_URL)"
 
 deploy-check: venv tools ## the deployment checks only (kustomize, schemas, promtool, hadolint)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy
