@@ -11,16 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
-
-import os
 
 from aiohttp import web
 
 from bedrock_gateway import __version__
-from bedrock_gateway.server.app import create_app
 from bedrock_gateway.server import keys
+from bedrock_gateway.server.app import create_app
 from bedrock_gateway.server.keys import LIFECYCLE
 from bedrock_gateway.settings import Settings, SettingsError, ignored_incumbent_settings
 from bedrock_gateway.settings_report import effective_config_yaml, startup_summary

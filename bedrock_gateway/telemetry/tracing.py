@@ -23,11 +23,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from bedrock_gateway.telemetry.otel_env import DEFAULT_PROPAGATORS, OtelConfig, read_config
+from bedrock_gateway.telemetry.otel_env import (
+    DEFAULT_PROPAGATORS,
+    OtelConfig,
+    read_config,
+)
 from bedrock_gateway.telemetry.otel_sdk import build_providers
 
 PROVIDER_NAME = "aws.bedrock"
@@ -77,7 +81,9 @@ def build_propagator(names: tuple[str, ...]) -> TextMapPropagator:
     W3C `traceparent` (tracecontext), W3C `baggage`, and AWS X-Ray's `X-Amzn-Trace-Id` (xray,
     what an ALB or API Gateway with X-Ray adds)."""
     from opentelemetry.baggage.propagation import W3CBaggagePropagator
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    from opentelemetry.trace.propagation.tracecontext import (
+        TraceContextTextMapPropagator,
+    )
 
     chain: list[TextMapPropagator] = []
     for name in names:

@@ -68,19 +68,19 @@ async def test_listed_origins_only(make_gateway):
 
 async def test_cors_off_when_no_origins(make_gateway):
     gateway = await make_gateway(allowed_origins=())
-    async with aiohttp.ClientSession() as session:
-        async with session.options(gateway.root + CHAT, headers=preflight_headers()) as resp:
-            assert resp.status in (401, 405)
-            assert "Access-Control-Allow-Origin" not in resp.headers
+    async with aiohttp.ClientSession() as session, session.options(
+            gateway.root + CHAT, headers=preflight_headers()) as resp:
+        assert resp.status in (401, 405)
+        assert "Access-Control-Allow-Origin" not in resp.headers
 
 
 async def test_malformed_request_headers_are_not_echoed(make_gateway):
     gateway = await make_gateway()
     headers = {**preflight_headers(), "Access-Control-Request-Headers": "x-ok, bad(name), {c}"}
-    async with aiohttp.ClientSession() as session:
-        async with session.options(gateway.root + CHAT, headers=headers) as resp:
-            assert resp.status == 204
-            assert "Access-Control-Allow-Headers" not in resp.headers
+    async with aiohttp.ClientSession() as session, session.options(
+            gateway.root + CHAT, headers=headers) as resp:
+        assert resp.status == 204
+        assert "Access-Control-Allow-Headers" not in resp.headers
 
 
 @pytest.mark.parametrize(("default", "client", "expected"), [
