@@ -33,3 +33,24 @@ def test_help_text_has_no_markdown():
     text = help_text()
     assert "`" not in text and "**" not in text
     assert all(len(line) <= 110 for line in text.splitlines()[1:])
+
+
+def test_new_settings_are_validated_with_their_names():
+    import pytest
+
+    from bedrock_gateway.settings import Settings, SettingsError
+
+    for env, name in (({"DEFAULT_MAX_TOKENS": "many"}, "DEFAULT_MAX_TOKENS"),
+                      ({"DEFAULT_MAX_TOKENS": "0"}, "DEFAULT_MAX_TOKENS"),
+                      ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+                      ({"ALLOWED_ORIGINS": "https://a.example/path"}, "ALLOWED_ORIGINS"),
+                      ({"ALLOWED_ORIGINS": "a.example"}, "ALLOWED_ORIGINS")):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env(env)
+    settings = Settings.from_env({"DEFAULT_MAX_TOKENS": "", "ALLOWED_ORIGINS": "",
+                                  "LOG_FORMAT": "JSON"})
+    assert (settings.default_max_tokens, settings.allowed_origins, settings.log_format) == (
+        None, (), "json")
+    assert Settings.from_env({}).allowed_origins == ("*",)
+    ok = Settings.from_env({"ALLOWED_ORIGINS": "https://a.example, http://localhost:3000"})
+    assert ok.allowed_origins == ("https://a.example", "http://localhost:3000")
