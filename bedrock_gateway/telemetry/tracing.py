@@ -11,7 +11,9 @@ test whether tracing is on.
 
 Span handles are the SDK's spans (`opentelemetry.trace.Span`) or `None`. Parents are passed
 explicitly instead of through the context variable, because a streaming response outlives the
-handler's synchronous scope and we do not want context attach/detach on the hot path.
+handler's synchronous scope. (The server makes the request's span current once per request, when
+tracing, only so that log records carry its trace id: LOG_FORMAT=json.)
+Incoming trace context is read with the OTEL_PROPAGATORS chain (`build_propagator`).
 Only types and codes go into spans, never request or response text: the status description of an
 error is its `error.type`, not the exception's message, which may quote the request.
 """
