@@ -17,6 +17,7 @@ import asyncio
 import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from bedrock_gateway.errors import (
     GatewayError,
@@ -104,7 +105,7 @@ async def _receive(request: web.Request, limit: int, timeout_s: float) -> bytear
     except TimeoutError:
         raise RequestTimeoutError(
             f"The request body did not arrive within {timeout_s:g} s.") from None
-    except HttpProcessingError as exc:  # a corrupt Content-Encoding, a bad chunk size, ...
+    except (HttpProcessingError, RequestPayloadError) as exc:  # a corrupt Content-Encoding, ...
         raise InvalidRequestError(f"The request body cannot be read ({type(exc).__name__}).",
                                   code="invalid_body") from None
     return data

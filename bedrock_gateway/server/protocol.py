@@ -25,7 +25,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
 from bedrock_gateway.errors import GatewayError, InternalError, InvalidRequestError
 from bedrock_gateway.settings import Settings
@@ -88,6 +89,18 @@ class GatewayProtocol(RequestHandler):
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         log.info("closed a connection from %s: request head timeout", _peer(self.transport))
         self.force_close()
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        """aiohttp logs here what it could not hand to the app (a corrupt body found while it
+        drains it, a connection lost mid-response): one line; a traceback only for our bugs."""
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, (RequestPayloadError, HttpProcessingError, ConnectionError)):
+            log.info("closed a connection from %s: %s", _peer(self.transport),
+                     type(exc).__name__)
+        else:
+            log.error("unexpected %s in the HTTP layer",
+                      type(exc).__name__ if isinstance(exc, BaseException) else "error",
+                      exc_info=exc if isinstance(exc, BaseException) else None)
 
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
