@@ -13,7 +13,7 @@ from aiohttp import web
 
 from tests.conftest import HAIKU
 
-MICRO = "amazon.nova-micro-v1:0"  # a text-only model
+TEXT_ONLY = "meta.llama3-1-8b-instruct-v1:0"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 
@@ -40,14 +40,25 @@ class ImageHost:
             self.active -= 1
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[web.middleware(self._count)])
-        app.router.add_get("/img/{n}.png", lambda r: web.Response(body=PNG,
-                                                                   content_type="image/png"))
-        app.router.add_get("/big/{n}.png", lambda r: web.Response(body=self.big,
-                                                                   content_type="image/png"))
+        @web.middleware
+        async def count(request: web.Request, handler):
+            return await self._count(request, handler)
+
+        app = web.Application(middlewares=[count])
+        async def small(request: web.Request) -> web.Response:
+            return web.Response(body=PNG, content_type="image/png")
+
+        async def big(request: web.Request) -> web.Response:
+            return web.Response(body=self.big, content_type="image/png")
+
+        async def missing(request: web.Request) -> web.Response:
+            return web.Response(status=404)
+
+        app.router.add_get("/img/{n}.png", small)
+        app.router.add_get("/big/{n}.png", big)
         app.router.add_get("/slow/{n}.png", self._slow)
-        app.router.add_get("/missing", lambda r: web.Response(status=404))
-        self._runner = web.AppRunner(app)
+        app.router.add_get("/missing", missing)
+        self._runner = web.AppRunner(app, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -109,7 +120,7 @@ async def test_a_request_that_fails_validation_fetches_nothing(allowed, host, em
     urls = [f"{host.url}/img/{n}.png" for n in range(20)]
     async with gateway.client() as client:
         with pytest.raises(openai.BadRequestError) as info:  # text-only model
-            await client.chat.completions.create(model=MICRO, messages=image_message(*urls))
+            await client.chat.completions.create(model=TEXT_ONLY, messages=image_message(*urls))
         assert info.value.body["code"] == "unsupported_content"
         with pytest.raises(openai.BadRequestError):  # a bad tool after the images
             await client.chat.completions.create(
