@@ -6,7 +6,7 @@ PORT   ?= 8000
 EMULATOR_PORT ?= 4010
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo demo-observability run test test-fast lint bench tools image lock clean
+.PHONY: help venv demo demo-observability run test test-fast lint bench bench-hostile tools image lock clean
 
 help:
 	@echo "make demo   - gateway on the bundled Bedrock emulator (PORT=$(PORT))"
@@ -52,6 +52,10 @@ test-fast: venv
 
 bench: venv
 	$(BIN)/python -m bench --out bench-results
+
+# Peak RSS under hostile load (image amplification, 20 MB bodies, slowloris): docs/security.md.
+bench-hostile: venv
+	$(BIN)/python -m bench.hostile --out bench-results
 
 image:
 	docker build -f docker/Dockerfile -t bedrock-gateway:dev .
