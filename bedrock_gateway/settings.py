@@ -73,13 +73,13 @@ class Settings:
     image_fetch_timeout_seconds: float = 10.0
     image_fetch_max_total_bytes: int = 16 * 1024 * 1024
     image_fetch_concurrency: int = 4
-    image_fetch_budget_bytes: int = 128 * 1024 * 1024
+    image_fetch_budget_bytes: int = 64 * 1024 * 1024
     embedding_concurrency: int = 8
     # Hostile input: time and memory one client may hold (docs/security.md)
     request_head_timeout_seconds: float = 10.0
     request_body_timeout_seconds: float = 60.0
     keepalive_timeout_seconds: float = 75.0
-    request_body_budget_bytes: int = 128 * 1024 * 1024
+    request_body_budget_bytes: int = 64 * 1024 * 1024
     # Regions
     breaker_failure_threshold: int = 5
     breaker_cooldown_seconds: float = 30.0

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any, Self
 
 import aiohttp
 import orjson
@@ -52,42 +54,28 @@ async def image_server() -> tuple[web.AppRunner, str, dict]:
 
 
 class LiveStreams:
-    """`n` clients streaming completions back to back; TTFT of each stream, in ms."""
+    """`n` clients streaming completions back to back, in a process of their own (so the load
+    this process generates does not delay them); the TTFT of each stream, in ms."""
 
     def __init__(self, url: str, n: int = 5) -> None:
         self.url, self.n = url, n
         self.ttft_ms: list[float] = []
         self.errors = 0
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._results = context.Queue()
+        self._proc = context.Process(target=_live_main, args=(url, n, self._stop, self._results),
+                                     daemon=True)
 
-    async def _client(self, session: aiohttp.ClientSession) -> None:
-        body = {"model": MODEL, "stream": True,
-                "messages": [{"role": "user", "content": "live stream [[emu chunks=20]]"}]}
-        while not self._stop.is_set():
-            started = time.perf_counter()
-            try:
-                async with session.post(f"{self.url}/v1/chat/completions", json=body,
-                                        headers=HEADERS) as response:
-                    first = True
-                    async for line in response.content:
-                        if first and line.startswith(b"data: {") and b'"content"' in line:
-                            self.ttft_ms.append((time.perf_counter() - started) * 1000)
-                            first = False
-                    if response.status != 200:
-                        self.errors += 1
-            except aiohttp.ClientError:
-                self.errors += 1
-
-    async def __aenter__(self) -> LiveStreams:
-        self._session = aiohttp.ClientSession()
-        self._tasks = [asyncio.create_task(self._client(self._session)) for _ in range(self.n)]
+    async def __aenter__(self) -> Self:
+        self._proc.start()
+        await asyncio.sleep(1.0)  # the streams are flowing before the load starts
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._stop.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._session.close()
+        self.ttft_ms, self.errors = await asyncio.to_thread(self._results.get, True, 60)
+        await asyncio.to_thread(self._proc.join, 10)
 
     def summary(self) -> dict:
         values = sorted(self.ttft_ms)
@@ -97,6 +85,36 @@ class LiveStreams:
         return {"streams": len(values), "errors": self.errors,
                 "ttft_p50_ms": round(statistics.median(values), 1), "ttft_p99_ms": round(p99, 1),
                 "ttft_max_ms": round(values[-1], 1)}
+
+
+def _live_main(url: str, n: int, stop: Any, results: Any) -> None:
+    ttft: list[float] = []
+    errors = [0]
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        body = {"model": MODEL, "stream": True,
+                "messages": [{"role": "user", "content": "live stream [[emu chunks=20]]"}]}
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                async with session.post(f"{url}/v1/chat/completions", json=body,
+                                        headers=HEADERS) as response:
+                    first = True
+                    async for line in response.content:
+                        if first and line.startswith(b"data: {") and b'"content"' in line:
+                            ttft.append((time.perf_counter() - started) * 1000)
+                            first = False
+                    if response.status != 200:
+                        errors[0] += 1
+            except aiohttp.ClientError:
+                errors[0] += 1
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(client(session) for _ in range(n)))
+
+    asyncio.run(main())
+    results.put((ttft, errors[0]))
 
 
 async def _post(session: aiohttp.ClientSession, url: str, data: bytes) -> int:
