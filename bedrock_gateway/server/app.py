@@ -28,6 +28,7 @@ from bedrock_gateway.bedrock.listing import fetch_region_listing
 from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
 from bedrock_gateway.server import keys
+from bedrock_gateway.server.cors import Cors
 from bedrock_gateway.server.images import ImageFetcher
 from bedrock_gateway.server.lifecycle import Lifecycle
 from bedrock_gateway.server.limits import ByteBudget, limits_middleware
@@ -52,12 +53,18 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
             "API_KEY_SECRET_ARN or API_KEY_PARAM_NAME; the gateway never runs without a key.")
     install_aiohttp_log_filter()  # aiohttp's parser logs quote header lines (keys)
     telemetry = Telemetry(settings, environ)
+    cors = Cors(settings.allowed_origins)
+    middlewares = [telemetry.middleware, error_middleware]
+    if cors.enabled:  # preflights are answered before authentication
+        middlewares.append(cors.preflight)
     app = web.Application(
         client_max_size=settings.max_request_body_bytes,
         # Authentication, then admission, then the handler reads the body (http.py).
-        middlewares=[telemetry.middleware, error_middleware, auth_middleware, limits_middleware],
+        middlewares=[*middlewares, auth_middleware, limits_middleware],
     )
     app.on_response_prepare.append(set_server_header)
+    if cors.enabled:
+        app.on_response_prepare.append(cors.on_response_prepare)
     app[keys.SETTINGS] = settings
     app[keys.BODY_BUDGET] = ByteBudget(settings.request_body_budget_bytes,
                                        "REQUEST_BODY_BUDGET_BYTES")
