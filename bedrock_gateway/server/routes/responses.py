@@ -25,6 +25,7 @@ from bedrock_gateway.protocols.openai_responses import (
     ResponsesRequest,
     converse_response_events,
     parse_responses_request,
+    responses_param,
     to_converse,
     usage_for_context,
 )
@@ -118,7 +119,11 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     sealer = app[REASONING_SEALER]
     plan = to_converse(req, history=history, model_id=entry.id, caps=caps, options=options,
                        opener=sealer.open)
-    await _fetch_remote_images(request, plan.kwargs["messages"])
+    try:
+        await _fetch_remote_images(request, plan.kwargs["messages"])
+    except InvalidRequestError as error:
+        error.param = responses_param(error.param)
+        raise
     if plan.dropped_reasoning:
         log.warning("%d reasoning item(s) had encrypted_content this gateway cannot open "
                     "(another key, or altered); they were not forwarded",
