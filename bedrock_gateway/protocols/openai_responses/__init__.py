@@ -8,8 +8,8 @@ The server's routes and the response store do the I/O.
 
 from bedrock_gateway.protocols.openai_responses.converse import (
     ConversePlan,
-    responses_param,
     remote_image_urls,
+    responses_param,
     to_converse,
 )
 from bedrock_gateway.protocols.openai_responses.request import parse_responses_request
