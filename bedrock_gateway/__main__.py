@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     try:
         asyncio.run(serve(settings))
+    except SettingsError as exc:  # found while building the app (e.g. MODEL_ALIASES_FILE)
+        print(f"bedrock-gateway: {exc}", file=sys.stderr)
+        return 2
     except RuntimeError as exc:  # start-up failures (key sources, ...) with their reason
         print(f"bedrock-gateway: cannot start: {exc}", file=sys.stderr)
         return 1
