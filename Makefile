@@ -6,13 +6,14 @@ PORT   ?= 8000
 EMULATOR_PORT ?= 4010
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo demo-observability run test test-fast lint bench tools image lock clean
+.PHONY: help venv demo demo-observability run test test-fast lint bench soak tools image lock clean
 
 help:
 	@echo "make demo   - gateway on the bundled Bedrock emulator (PORT=$(PORT))"
 	@echo "make test   - the whole test suite"
 	@echo "make run    - gateway on real Amazon Bedrock (standard AWS credential chain)"
 	@echo "make bench  - benchmark, writes bench-results/"
+	@echo "make soak   - fault soak (SOAK_ARGS='--concurrency 1000 --duration 600 --regions 1,2')"
 	@echo "make image  - build docker/Dockerfile (needs a Docker engine)"
 
 # The lock pins aiobotocore 3.10 under aioboto3 15.5 (whose own pin is stale: DESIGN.md §3), so
@@ -50,6 +51,11 @@ test-fast: venv
 
 bench: venv
 	$(BIN)/python -m bench --out bench-results
+
+# The fault soak (not part of `make test`, which runs a 30 s, 100-client version of it).
+SOAK_ARGS ?=
+soak: venv
+	$(BIN)/python -m bench.soak --out bench-results $(SOAK_ARGS)
 
 image:
 	docker build -f docker/Dockerfile -t bedrock-gateway:dev .

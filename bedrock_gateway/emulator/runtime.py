@@ -182,7 +182,8 @@ async def write_stream(request: web.Request, frames: list[bytes],
     stats = request.app[STATS]
     response = web.StreamResponse(headers={"Content-Type": EVENTSTREAM,
                                            "x-amzn-RequestId": str(uuid.uuid4())})
-    stats.stream_opened()
+    model = unquote(request.rel_url.raw_path.split("/")[2])
+    stats.stream_opened(model)
     try:
         await response.prepare(request)
         await _pace(response, frames, pacing)
@@ -190,7 +191,7 @@ async def write_stream(request: web.Request, frames: list[bytes],
     except ConnectionError:  # the client went away; nothing left to tell it
         pass
     finally:
-        stats.stream_closed()
+        stats.stream_closed(model)
     return response
 
 
