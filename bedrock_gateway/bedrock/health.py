@@ -8,8 +8,9 @@ own circuit breaker and its own throttle preference; one model's trouble never r
   byte (response headers; the whole answer for a non-streamed call), never at a stream's end.
 - Throttling is capacity, not ill-health: a throttled route moves behind the others for
   `throttle_backoff_s`, and nothing else happens.
-- Never fail closed: an open breaker is skipped only while another candidate is usable; when
-  every candidate is open, the one whose cooldown ends first is called anyway (panic).
+- Never fail closed: an open breaker only postpones its route. Usable routes are tried first;
+  the open ones after them, soonest to recover first (panic), so a request is refused only when
+  every candidate region was called and failed.
 
 Pure logic with an injected clock (no I/O); the router calls it. The table is bounded: ids come
 from the catalog, and past `max_entries` the least recently used route is forgotten.
@@ -108,9 +109,10 @@ class HealthTable:
         return [region for *_, region in sorted(ranked)]
 
     def attempts(self, regions: Sequence[str], model: str) -> Iterator[Attempt]:
-        """One round over the candidates: each usable route in preference order; when none was
-        usable, the open route whose cooldown ends first (panic). Lazy: a half-open route's
-        probe slot is taken only when the round reaches it."""
+        """One round over the candidates: each usable route in preference order, then the routes
+        whose breaker is open (soonest to recover first: panic). An open route is only ever
+        *postponed*: it is called when every usable one failed this request, or when there is
+        none. Lazy: a half-open route's probe slot is taken only when the round reaches it."""
         skipped: list[tuple[float, int, str]] = []
         for position, region in enumerate(self.order(regions, model)):
             breaker = self.route(region, model).breaker
@@ -118,8 +120,7 @@ class HealthTable:
                 yield Attempt(region, breaker.ticket())
             else:
                 skipped.append((breaker.ready_at(), position, region))
-        if len(skipped) == len(regions) and skipped:
-            region = min(skipped)[2]
+        for *_, region in sorted(skipped):
             yield Attempt(region, self.route(region, model).breaker.ticket(), panic=True)
 
     def record(self, attempt: Attempt, model: str, error_code: str | None) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from bedrock_gateway.bedrock.clients import RegionClients
 from bedrock_gateway.bedrock.errors import map_bedrock_exception
-from bedrock_gateway.bedrock.health import Attempt, HealthTable
+from bedrock_gateway.bedrock.health import FAULT, Attempt, HealthTable, verdict
 from bedrock_gateway.bedrock.stream import UpstreamStream
 from bedrock_gateway.errors import (
     GatewayError,
@@ -132,6 +132,7 @@ class BedrockRouter:
         # That choice follows the configured regions (clients.runtime_config), not the model's:
         # a model held by one of several regions still gets its rounds here.
         passes = self._passes if len(self._clients) > 1 else 1
+        counted: set[str] = set()  # regions whose fault this request already reported
         for pass_number in range(passes):
             if pass_number:
                 pause = min(_RETRY_PAUSE_S * 2 ** (pass_number - 1) * (0.5 + random.random()),
@@ -139,7 +140,8 @@ class BedrockRouter:
                 if pause <= 0:
                     break
                 await asyncio.sleep(pause)
-            # Every round makes at least one call: the health table never refuses by itself.
+            # Every round calls every candidate until one answers: the health table orders
+            # them (open routes last), it never refuses by itself.
             for attempt in self._health.attempts(candidates, model):
                 if loop.time() >= deadline:
                     self._health.release(attempt, model)
@@ -149,7 +151,7 @@ class BedrockRouter:
                 tried = attempt.region
                 try:
                     result = await self._attempt(operation, call, attempt, model, deadline,
-                                                 observer)
+                                                 observer, counted)
                 except GatewayError as error:
                     last_error = error
                     if not error.retryable or error.code == "request_timeout":
@@ -161,8 +163,10 @@ class BedrockRouter:
         raise UpstreamTimeoutError("The request exceeded its deadline.", code="request_timeout")
 
     async def _attempt(self, operation: str, call, attempt: Attempt, model: str,
-                       deadline: float, observer: CallObserver):
-        """One call in one region; records its verdict (at the first byte) and telemetry."""
+                       deadline: float, observer: CallObserver, counted: set[str]):
+        """One call in one region; records its verdict (at the first byte) and telemetry. One
+        request reports at most one fault per route, however many rounds it makes: a request
+        that fails everywhere by itself must not weigh like several."""
         region = attempt.region
         rc = self._clients[region]
         loop = asyncio.get_running_loop()
@@ -182,7 +186,10 @@ class BedrockRouter:
                                              code="request_timeout")
             observer.attempt_finished(token, region, operation,
                                       time.perf_counter() - started, error)
-            self._health.record(attempt, model, error.code)
+            if attempt.region in counted and verdict(error.code) == FAULT:
+                self._health.release(attempt, model)
+            elif self._health.record(attempt, model, error.code) == FAULT:
+                counted.add(attempt.region)
             raise error from None
         observer.attempt_finished(token, region, operation, time.perf_counter() - started, None)
         self._health.record(attempt, model, None)

@@ -65,6 +65,40 @@ async def test_after_eight_5xx_a_normal_request_to_the_same_model_succeeds(
         assert await ask(client, stream=stream)
 
 
+async def test_one_request_failing_everywhere_counts_once_per_region(make_gateway, emulator):
+    # Two regions, two rounds: the request is tried four times, yet it is one request's fault.
+    gateway = await make_gateway(bedrock_regions=TWO_REGIONS, breaker_failure_threshold=2)
+    async with gateway.client() as client:
+        with pytest.raises(openai.APIStatusError):
+            await ask(client, content="x [[emu error=InternalServerException]]")
+        assert len(regions_seen(await emulator.stats(), "converse")) == 4
+        assert set(breaker_states(gateway, HAIKU).values()) == {0}
+        with pytest.raises(openai.APIStatusError):
+            await ask(client, content="y [[emu error=InternalServerException]]")
+        assert set(breaker_states(gateway, HAIKU).values()) == {2}
+
+
+async def test_open_region_still_serves_when_the_healthy_one_throttles(make_gateway, emulator):
+    # us-west-2 is open after faults; us-east-1 then throttles a request. us-west-2 is called as
+    # the last resort (and answers) instead of the client getting the 429.
+    gateway = await make_gateway(bedrock_regions=TWO_REGIONS, breaker_failure_threshold=1,
+                                 bedrock_max_attempts=1)
+    await emulator.add_fault(region="us-west-2", operation="converse",
+                             error="ServiceUnavailableException", times=1)
+    await emulator.add_fault(region="us-east-1", operation="converse",
+                             error="ThrottlingException", times=1)
+    async with gateway.client() as client:
+        with pytest.raises(openai.APIStatusError):
+            await ask(client)  # throttled in us-east-1, 503 in us-west-2
+        assert breaker_states(gateway, HAIKU)["us-west-2"] == 2
+        await emulator.reset()
+        await emulator.add_fault(region="us-east-1", operation="converse",
+                                 error="ThrottlingException", times=1)
+        assert await ask(client) == "".join(reply_chunks("hi there", 3))
+    assert regions_seen(await emulator.stats(), "converse")[-1] == "us-west-2"
+    assert breaker_states(gateway, HAIKU)["us-west-2"] == 0
+
+
 # --- (b) a throttled model does not touch another model ---------------------------------------
 
 @pytest.mark.parametrize("stream", [False, True], ids=["non-stream", "stream"])

@@ -73,7 +73,7 @@ def test_every_bedrock_code_has_a_deliberate_verdict():
 def test_a_failing_model_never_reorders_another_model():
     health, _ = table()
     fault(health, A, HAIKU, 5)
-    assert plan(health, [A, B], HAIKU) == [(B, False)]
+    assert plan(health, [A, B], HAIKU) == [(B, False), (A, True)]  # postponed, not dropped
     assert plan(health, [A, B], SONNET) == [(A, False), (B, False)]
 
 
@@ -116,14 +116,25 @@ def test_zero_backoff_turns_the_preference_off():
     assert plan(health, [A, B], HAIKU) == [(A, False), (B, False)]
 
 
-def test_panic_when_every_candidate_is_open_tries_the_soonest_to_recover():
+def test_panic_when_every_candidate_is_open_tries_the_soonest_to_recover_first():
     health, clock = table()
     fault(health, A, HAIKU, 5)
     clock.now += 10
     fault(health, B, HAIKU, 5)
-    assert plan(health, [A, B], HAIKU) == [(A, True)]  # A's cooldown ends first
-    assert plan(health, [B, A], HAIKU) == [(A, True)]
+    assert plan(health, [A, B], HAIKU) == [(A, True), (B, True)]  # A's cooldown ends first
+    assert plan(health, [B, A], HAIKU) == [(A, True), (B, True)]
     assert plan(health, [B], HAIKU) == [(B, True)]  # one region: never refused
+
+
+def test_an_open_route_is_still_called_when_the_usable_ones_fail_the_request():
+    health, _ = table()
+    fault(health, B, HAIKU, 5)
+    calls = []
+    for attempt in health.attempts([A, B], HAIKU):
+        calls.append((attempt.region, attempt.panic))
+        health.record(attempt, HAIKU, "throttled" if attempt.region == A else None)
+    assert calls == [(A, False), (B, True)]
+    assert health.route(B, HAIKU).breaker.state == "closed"  # the panic call succeeded
 
 
 def test_a_successful_panic_call_closes_the_route():
