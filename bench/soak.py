@@ -87,6 +87,7 @@ async def _json(session: aiohttp.ClientSession, method: str, url: str, **kw) -> 
 async def _drive(options: SoakOptions, url: str, headers: dict) -> tuple[dict, list[dict]]:
     """The load itself: `concurrency` workers until the duration is over."""
     counts: dict[str, Counter] = defaultdict(Counter)
+    latencies: dict[str, list[float]] = defaultdict(list)
     problems: list[dict] = []
     deadline = time.monotonic() + options.duration_s
     hang_s = 2 * IDLE_TIMEOUT_S
@@ -101,10 +102,15 @@ async def _drive(options: SoakOptions, url: str, headers: dict) -> tuple[dict, l
                 number += 1
                 outcome = await run_one(session, url, headers, planned, hang_s)
                 counts[outcome.kind][outcome.klass] += 1
+                latencies[outcome.kind].append(outcome.latency_s)
                 if outcome.klass not in ("ok", "expected_error") and len(problems) < 200:
                     problems.append(asdict(outcome))
 
         await asyncio.gather(*(worker(i) for i in range(options.concurrency)))
+    for kind, values in latencies.items():
+        values.sort()
+        counts[kind]["p50_s"] = round(values[len(values) // 2], 3)
+        counts[kind]["p99_s"] = round(values[min(len(values) - 1, int(len(values) * 0.99))], 3)
     return {kind: dict(c) for kind, c in counts.items()}, problems
 
 
@@ -150,13 +156,21 @@ async def run_soak(options: SoakOptions) -> dict:
         })
         children.append(gateway)
         wait_ready(gateway, root + "/ready")
-        return await _soak(options, emulator_url, gateway, root)
+        return await _soak(options, emulator, emulator_url, gateway, root)
     finally:
         for child in reversed(children):
             child.stop()
 
 
-async def _soak(options: SoakOptions, emulator_url: str, gateway: Child, root: str) -> dict:
+def _cpu(children: dict[str, Child]) -> dict[str, float]:
+    times = {name: child.cpu_seconds() for name, child in children.items()}
+    own = psutil.Process().cpu_times()
+    times["load generator"] = own.user + own.system
+    return times
+
+
+async def _soak(options: SoakOptions, emulator: Child, emulator_url: str, gateway: Child,
+                root: str) -> dict:
     headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
     control = emulator_url + "/_emulator"
     async with aiohttp.ClientSession() as session:
@@ -167,8 +181,11 @@ async def _soak(options: SoakOptions, emulator_url: str, gateway: Child, root: s
     rss_before, fds_before = sampler.sample()
     sampler.start()
     started = time.monotonic()
+    processes = {"gateway": gateway, "emulator": emulator}
+    cpu_before = _cpu(processes)
     counts, problems = await _drive(options, root + "/api/v1/chat/completions", headers)
     load_s = time.monotonic() - started
+    cpu_used = {k: round(v - cpu_before[k], 1) for k, v in _cpu(processes).items()}
     under_load = [s for s in sampler.samples if s[0] <= load_s]
     async with aiohttp.ClientSession() as session:
         async def no_open_streams():
@@ -189,8 +206,12 @@ async def _soak(options: SoakOptions, emulator_url: str, gateway: Child, root: s
         "options": {"concurrency": options.concurrency, "duration_s": options.duration_s,
                     "regions": options.regions, "seed": options.seed},
         "load_seconds": round(load_s, 1),
+        "cpu_seconds": cpu_used,
+        "machine": {"cpus": psutil.cpu_count(), "load_average_1m": psutil.getloadavg()[0]},
         "counts": counts,
         "totals": {k: sum(c.get(k, 0) for c in counts.values()) for k in CLASSES},
+        "latency_s": {k: {"p50": c.pop("p50_s"), "p99": c.pop("p99_s")}
+                      for k, c in counts.items()},
         "problems": problems,
         "bedrock_streams_left_open": left_open,
         "healthy_after": health,

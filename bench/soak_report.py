@@ -31,15 +31,21 @@ def print_report(result: dict) -> None:
     options = result["options"]
     print(f"\n## Fault soak: {options['concurrency']} concurrent, {result['load_seconds']:.0f} s,"
           f" {options['regions']} region(s), seed {options['seed']}\n")
-    print("| kind | " + " | ".join(CLASSES) + " |")
-    print("|---|" + "---:|" * len(CLASSES))
+    print("| kind | " + " | ".join(CLASSES) + " | p50 s | p99 s |")
+    print("|---|" + "---:|" * (len(CLASSES) + 2))
     for kind, counts in sorted(result["counts"].items()):
-        print(f"| {kind} | " + " | ".join(str(counts.get(c, 0)) for c in CLASSES) + " |")
+        latency = result["latency_s"][kind]
+        print(f"| {kind} | " + " | ".join(str(counts.get(c, 0)) for c in CLASSES)
+              + f" | {latency['p50']:.2f} | {latency['p99']:.2f} |")
     totals = result["totals"]
-    print("| **total** | " + " | ".join(f"**{totals.get(c, 0)}**" for c in CLASSES) + " |")
+    print("| **total** | " + " | ".join(f"**{totals.get(c, 0)}**" for c in CLASSES) + " | | |")
     rate = result["requests"] / max(result["load_seconds"], 1e-9)
     print(f"\nrequests: {result['requests']} ({rate:.0f}/s); Bedrock streams left open: "
           f"{result['bedrock_streams_left_open']}")
+    cpu = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result["cpu_seconds"].items())
+    machine = result["machine"]
+    print(f"CPU during the load: {cpu} (machine: {machine['cpus']} CPUs, load average "
+          f"{machine['load_average_1m']:.1f} at the end)")
     print(f"gateway RSS: before {_mib(result['rss_before'])}, after warm-up "
           f"{_mib(result['rss_warm'])}, end {_mib(result['rss_end'])} "
           f"({result['rss_growth_after_warmup']:+.1%}), peak {_mib(result['rss_peak'])}")
