@@ -16,7 +16,8 @@ async def test_300_concurrent_streams(emu, make_client):
     runtime = await make_client(max_pool_connections=STREAMS)
 
     async def one(i: int) -> tuple[str, str]:
-        prompt = f"request number {i} [[emu chunks=12 delay_ms=25]]"
+        # Streams last >= 3 s, so they overlap even when a loaded machine starts them slowly.
+        prompt = f"request number {i} [[emu chunks=12 delay_ms=250]]"
         events = await collect(await runtime.converse_stream(modelId=HAIKU,
                                                              messages=user(prompt)))
         assert only(events, "messageStop") == [{"stopReason": "end_turn"}]
