@@ -23,9 +23,8 @@ EAST_THROTTLE_MARKER = "soak-throttle-east"
 EAST_THROTTLE_RULE = {"region": "us-east-1", "contains": EAST_THROTTLE_MARKER,
                       "error": "ThrottlingException"}
 
-# Gateway settings the mix is planned for (the soak starts the gateway with them).
-IDLE_TIMEOUT_S = 10.0
-HEARTBEAT_S = 2.0
+# The gateway's STREAM_IDLE_TIMEOUT by default (the soak starts the gateway with the one given).
+IDLE_TIMEOUT_S = 60.0
 
 # kind -> weight (per 100 requests)
 WEIGHTS = {
@@ -73,8 +72,10 @@ def _body(model: str, content: str, stream: bool) -> bytes:
                          "messages": [{"role": "user", "content": content}]})
 
 
-def plan_request(rng: random.Random, number: int, regions: int) -> Planned:
-    """Request `number` of the soak (deterministic for a given rng state)."""
+def plan_request(rng: random.Random, number: int, regions: int,
+                 idle_s: float = IDLE_TIMEOUT_S) -> Planned:
+    """Request `number` of the soak (deterministic for a given rng state); `idle_s` is the
+    gateway's STREAM_IDLE_TIMEOUT, which the stalls are planned around."""
     kind = rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
     model = rng.choice(MODELS)
     words = f"soak {number} {kind}"
@@ -110,11 +111,11 @@ def plan_request(rng: random.Random, number: int, regions: int) -> Planned:
         return Planned(kind, _body(model, content, True), True, "sse_error",
                        codes=(_STREAM_ERRORS[error],))
     if kind == "stall_short":  # shorter than the idle timeout: the stream completes
-        stall = round(rng.uniform(0.5, IDLE_TIMEOUT_S / 3), 2)
+        stall = round(rng.uniform(0.5, idle_s / 3), 2)
         content = f"{words} [[emu chunks={chunks} stall_after=2 stall_s={stall}]]"
         return Planned(kind, _body(model, content, True), True, "ok", text=text)
     if kind == "stall_idle":  # longer than the idle timeout: ends with the idle error event
-        content = f"{words} [[emu chunks={chunks} stall_after=2 stall_s={IDLE_TIMEOUT_S * 3}]]"
+        content = f"{words} [[emu chunks={chunks} stall_after=2 stall_s={idle_s * 1.5:g}]]"
         return Planned(kind, _body(model, content, True), True, "sse_error",
                        codes=("stream_idle_timeout",))
     if kind == "disconnect":

@@ -30,7 +30,9 @@ def _mib(n: int) -> str:
 def print_report(result: dict) -> None:
     options = result["options"]
     print(f"\n## Fault soak: {options['concurrency']} concurrent, {result['load_seconds']:.0f} s,"
-          f" {options['regions']} region(s), seed {options['seed']}\n")
+          f" {options['regions']} region(s), seed {options['seed']}, idle timeout "
+          f"{options['idle_timeout_s']:g} s (hung = no byte for {2 * options['idle_timeout_s']:g} s)"
+          "\n")
     print("| kind | " + " | ".join(CLASSES) + " | p50 s | p99 s |")
     print("|---|" + "---:|" * (len(CLASSES) + 2))
     for kind, counts in sorted(result["counts"].items()):
@@ -53,7 +55,7 @@ def print_report(result: dict) -> None:
           f"after {result['fds_after']}")
     print("healthy after: " + ", ".join(f"{k} {'ok' if v else 'FAILED'}"
                                         for k, v in result["healthy_after"].items()))
-    for problem in result["problems"][:10]:
+    for problem in result["problems"][:30]:
         print(f"  problem: {problem['kind']}: {problem['klass']}: {problem['detail']}")
     checks = result["verdict"]["checks"]
     print("\n" + "\n".join(f"- [{'x' if ok else ' '}] {name}" for name, ok in checks.items()))

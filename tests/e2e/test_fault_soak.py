@@ -15,8 +15,9 @@ from bench.soak_report import print_report
 @pytest.mark.timeout(300)  # 30 s of load, start-up, the drain and the fd checks
 @pytest.mark.parametrize("regions", [1, 2], ids=["one-region", "two-regions"])
 async def test_fault_soak_100_concurrent_30_seconds(tmp_path, regions):
+    # A 10 s idle timeout keeps the stalls (and so the test) short; hung = no byte for 20 s.
     result = await run_soak(SoakOptions(concurrency=100, duration_s=30, regions=regions,
-                                        seed=11, out=tmp_path))
+                                        seed=11, out=tmp_path, idle_timeout_s=10.0))
     print_report(result)
     assert result["verdict"]["checks"] == {name: True for name in result["verdict"]["checks"]}, (
         result["problems"][:10])
