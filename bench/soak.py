@@ -90,6 +90,7 @@ async def _drive(options: SoakOptions, url: str, headers: dict) -> tuple[dict, l
     latencies: dict[str, list[float]] = defaultdict(list)
     problems: list[dict] = []
     kept: Counter = Counter()  # problems kept per (kind, class): every sort is shown
+    wrong: Counter = Counter()  # what the wrong answers were, all of them
     deadline = time.monotonic() + options.duration_s
     hang_s = 2 * options.idle_timeout_s
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
@@ -105,6 +106,8 @@ async def _drive(options: SoakOptions, url: str, headers: dict) -> tuple[dict, l
                 outcome = await run_one(session, url, headers, planned, hang_s)
                 counts[outcome.kind][outcome.klass] += 1
                 latencies[outcome.kind].append(outcome.latency_s)
+                if outcome.klass == "wrong_error":
+                    wrong[outcome.detail.split(", got ")[-1]] += 1
                 key = (outcome.kind, outcome.klass)
                 if outcome.klass not in ("ok", "expected_error") and kept[key] < 10:
                     kept[key] += 1
@@ -115,6 +118,8 @@ async def _drive(options: SoakOptions, url: str, headers: dict) -> tuple[dict, l
         values.sort()
         counts[kind]["p50_s"] = round(values[len(values) // 2], 3)
         counts[kind]["p99_s"] = round(values[min(len(values) - 1, int(len(values) * 0.99))], 3)
+    problems.insert(0, {"kind": "*", "klass": "wrong_error answers", "detail": dict(wrong),
+                        "latency_s": 0.0})
     return {kind: dict(c) for kind, c in counts.items()}, problems
 
 
