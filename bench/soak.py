@@ -84,7 +84,8 @@ async def _json(session: aiohttp.ClientSession, method: str, url: str, **kw) -> 
         return orjson.loads(await response.read())
 
 
-async def _drive(options: SoakOptions, url: str, headers: dict) -> tuple[dict, list[dict]]:
+async def _drive(options: SoakOptions, url: str,
+                 headers: dict) -> tuple[dict, list[dict], dict[str, int]]:
     """The load itself: `concurrency` workers until the duration is over."""
     counts: dict[str, Counter] = defaultdict(Counter)
     latencies: dict[str, list[float]] = defaultdict(list)
@@ -118,9 +119,7 @@ async def _drive(options: SoakOptions, url: str, headers: dict) -> tuple[dict, l
         values.sort()
         counts[kind]["p50_s"] = round(values[len(values) // 2], 3)
         counts[kind]["p99_s"] = round(values[min(len(values) - 1, int(len(values) * 0.99))], 3)
-    problems.insert(0, {"kind": "*", "klass": "wrong_error answers", "detail": dict(wrong),
-                        "latency_s": 0.0})
-    return {kind: dict(c) for kind, c in counts.items()}, problems
+    return {kind: dict(c) for kind, c in counts.items()}, problems, dict(wrong)
 
 
 async def _healthy_after(session: aiohttp.ClientSession, root: str, headers: dict) -> dict:
@@ -192,7 +191,7 @@ async def _soak(options: SoakOptions, emulator: Child, emulator_url: str, gatewa
     started = time.monotonic()
     processes = {"gateway": gateway, "emulator": emulator}
     cpu_before = _cpu(processes)
-    counts, problems = await _drive(options, root + "/api/v1/chat/completions", headers)
+    counts, problems, wrong = await _drive(options, root + "/api/v1/chat/completions", headers)
     load_s = time.monotonic() - started
     cpu_used = {k: round(v - cpu_before[k], 1) for k, v in _cpu(processes).items()}
     under_load = [s for s in sampler.samples if s[0] <= load_s]
@@ -223,6 +222,7 @@ async def _soak(options: SoakOptions, emulator: Child, emulator_url: str, gatewa
         "latency_s": {k: {"p50": c.pop("p50_s"), "p99": c.pop("p99_s")}
                       for k, c in counts.items()},
         "problems": problems,
+        "wrong_answers": wrong,
         "bedrock_streams_left_open": left_open,
         "healthy_after": health,
         "rss_before": rss_before, "rss_warm": warm[0][1], "rss_end": warm[-1][1],

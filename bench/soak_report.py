@@ -55,6 +55,9 @@ def print_report(result: dict) -> None:
           f"after {result['fds_after']}")
     print("healthy after: " + ", ".join(f"{k} {'ok' if v else 'FAILED'}"
                                         for k, v in result["healthy_after"].items()))
+    if result["wrong_answers"]:
+        print("wrong answers: " + ", ".join(f"{n} x {what}"
+                                            for what, n in result["wrong_answers"].items()))
     for problem in result["problems"][:30]:
         print(f"  problem: {problem['kind']}: {problem['klass']}: {problem['detail']}")
     checks = result["verdict"]["checks"]
