@@ -48,7 +48,7 @@ class SoakOptions:
 
     @property
     def warmup_s(self) -> float:
-        return min(60.0, self.duration_s / 5)
+        return min(60.0, self.duration_s / 2)  # a short run is mostly warm-up
 
 
 @dataclass
