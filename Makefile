@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 # Where the runbooks (docs/deploy.md) are published: the one base of every alert's runbook_url.
 RUNBOOK_BASE_URL ?= https://github.com/example-org/bedrock-gateway/blob/main/docs/deploy.md
 
-.PHONY: help venv demo demo-observability run test test-fast lint bench soak tools image lock clean \
-        k8s-rules deploy-check
+.PHONY: help venv demo demo-observability run test test-fast lint bench bench-hostile soak \
+        tools image lock clean k8s-rules deploy-check
 
 # Every target carries a `## description`; `make help` prints them all (a test checks that).
 help: ## list every target with what it does
@@ -57,6 +57,9 @@ bench: venv ## benchmark, writes bench-results/
 SOAK_ARGS ?=
 soak: venv ## fault soak, 1,000 clients x 10 min on 1 then 2 regions (SOAK_ARGS to change)
 	$(BIN)/python -m bench.soak --out bench-results $(SOAK_ARGS)
+
+bench-hostile: venv ## peak RSS under hostile load (images, 20 MB bodies, slowloris): docs/security.md
+	$(BIN)/python -m bench.hostile --out bench-results
 
 image: ## build docker/Dockerfile (needs a Docker engine)
 	docker build -f docker/Dockerfile -t bedrock-gateway:dev .

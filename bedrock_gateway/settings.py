@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bedrock_gateway.auth import KeyFormatError, check_key
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names every bad variable."""
@@ -72,7 +74,15 @@ class Settings:
     image_fetch_allowlist: tuple[str, ...] = ()
     image_fetch_max_bytes: int = 3_932_160  # Bedrock's 3.75 MB image limit
     image_fetch_timeout_seconds: float = 10.0
+    image_fetch_max_total_bytes: int = 16 * 1024 * 1024
+    image_fetch_concurrency: int = 4
+    image_fetch_budget_bytes: int = 64 * 1024 * 1024
     embedding_concurrency: int = 8
+    # Hostile input: time and memory one client may hold (docs/security.md)
+    request_head_timeout_seconds: float = 10.0
+    request_body_timeout_seconds: float = 60.0
+    keepalive_timeout_seconds: float = 75.0
+    request_body_budget_bytes: int = 64 * 1024 * 1024
     # Regions
     breaker_failure_threshold: int = 5
     breaker_cooldown_seconds: float = 30.0
@@ -142,6 +152,12 @@ class Settings:
                             f"'us-east-1', got {bad}")
         if len(set(self.regions)) != len(self.regions):
             problems.append(f"BEDROCK_REGIONS lists a region twice: {list(self.regions)}")
+        problems.extend(self._budget_problems())
+        for key in self.api_keys:
+            try:
+                check_key(key, "API_KEY")
+            except KeyFormatError as exc:
+                problems.append(str(exc))
         if self.default_max_tokens is not None and self.default_max_tokens < 1:
             problems.append("DEFAULT_MAX_TOKENS must be at least 1 (or empty for the model's own)")
         if self.log_format not in ("text", "json"):
@@ -157,6 +173,18 @@ class Settings:
         if self.model_aliases_file and not os.path.isfile(self.model_aliases_file):
             problems.append(f"MODEL_ALIASES_FILE {self.model_aliases_file!r} is not a "
                             "readable file")
+        return problems
+
+    def _budget_problems(self) -> list[str]:
+        """Per-process budgets must fit at least one request of the largest allowed size."""
+        problems = []
+        if self.image_fetch_max_total_bytes < self.image_fetch_max_bytes:
+            problems.append("IMAGE_FETCH_MAX_TOTAL_BYTES must be at least IMAGE_FETCH_MAX_BYTES")
+        if self.image_fetch_budget_bytes < self.image_fetch_max_total_bytes:
+            problems.append("IMAGE_FETCH_BUDGET_BYTES must be at least "
+                            "IMAGE_FETCH_MAX_TOTAL_BYTES")
+        if self.request_body_budget_bytes < self.max_request_body_bytes:
+            problems.append("REQUEST_BODY_BUDGET_BYTES must be at least MAX_REQUEST_BODY_BYTES")
         return problems
 
 
@@ -175,12 +203,14 @@ _RANGES: tuple[tuple[str, str, Any], ...] = (
     *((name, "must be at least 1", _at_least(1)) for name in (
         "BEDROCK_MAX_ATTEMPTS", "MAX_CONCURRENT_REQUESTS", "MAX_STREAMS_PER_REGION",
         "MAX_REQUEST_BODY_BYTES", "IMAGE_FETCH_MAX_BYTES", "EMBEDDING_CONCURRENCY",
-        "BREAKER_FAILURE_THRESHOLD")),
+        "BREAKER_FAILURE_THRESHOLD", "IMAGE_FETCH_CONCURRENCY", "IMAGE_FETCH_MAX_TOTAL_BYTES",
+        "IMAGE_FETCH_BUDGET_BYTES", "REQUEST_BODY_BUDGET_BYTES")),
     *((name, "must be greater than 0", _above(0)) for name in (
         "BEDROCK_CONNECT_TIMEOUT_SECONDS", "BEDROCK_READ_TIMEOUT_SECONDS",
         "REQUEST_TIMEOUT_SECONDS", "MODEL_REFRESH_SECONDS", "API_KEY_REFRESH_SECONDS",
         "REGION_QUEUE_TIMEOUT_SECONDS", "STREAM_IDLE_TIMEOUT", "SSE_HEARTBEAT_SECONDS",
-        "IMAGE_FETCH_TIMEOUT_SECONDS", "BREAKER_COOLDOWN_SECONDS")),
+        "IMAGE_FETCH_TIMEOUT_SECONDS", "BREAKER_COOLDOWN_SECONDS", "REQUEST_HEAD_TIMEOUT_SECONDS",
+        "REQUEST_BODY_TIMEOUT_SECONDS", "KEEPALIVE_TIMEOUT_SECONDS")),
     *((name, "must not be negative", _at_least(0)) for name in (
         "SHUTDOWN_GRACE_SECONDS", "DRAIN_DELAY_SECONDS", "THROTTLE_BACKOFF_SECONDS",
         "TRUSTED_PROXY_COUNT")),
@@ -270,6 +300,13 @@ _ENV: dict[str, tuple[str, Any]] = {
     "IMAGE_FETCH_ALLOWLIST": ("image_fetch_allowlist", _csv),
     "IMAGE_FETCH_MAX_BYTES": ("image_fetch_max_bytes", int),
     "IMAGE_FETCH_TIMEOUT_SECONDS": ("image_fetch_timeout_seconds", _seconds),
+    "IMAGE_FETCH_MAX_TOTAL_BYTES": ("image_fetch_max_total_bytes", int),
+    "IMAGE_FETCH_CONCURRENCY": ("image_fetch_concurrency", int),
+    "IMAGE_FETCH_BUDGET_BYTES": ("image_fetch_budget_bytes", int),
+    "REQUEST_HEAD_TIMEOUT_SECONDS": ("request_head_timeout_seconds", _seconds),
+    "REQUEST_BODY_TIMEOUT_SECONDS": ("request_body_timeout_seconds", _seconds),
+    "KEEPALIVE_TIMEOUT_SECONDS": ("keepalive_timeout_seconds", _seconds),
+    "REQUEST_BODY_BUDGET_BYTES": ("request_body_budget_bytes", int),
     "EMBEDDING_CONCURRENCY": ("embedding_concurrency", int),
     "BREAKER_FAILURE_THRESHOLD": ("breaker_failure_threshold", int),
     "BREAKER_COOLDOWN_SECONDS": ("breaker_cooldown_seconds", _seconds),
@@ -325,11 +362,28 @@ def _parse(env: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         except ValueError as exc:
             reason = str(exc) if parser not in (int, float) else f"expected a number, got {raw!r}"
             errors.append(f"{name}: {reason}")
-    # Several keys may be valid at once (rotation overlap): comma-separated.
-    keys = [*_csv(str(env.get("API_KEY", ""))), *_csv(str(env.get("OPENAI_API_KEY", "")))]
+    # Several keys may be valid at once (rotation overlap): comma-separated, or a YAML list.
+    keys: list[str] = []
+    for name in ("API_KEY", "OPENAI_API_KEY"):
+        try:
+            keys.extend(_key_list(env.get(name)))
+        except ValueError as exc:
+            errors.append(f"{name}: {exc}")
     if keys:
         values["api_keys"] = tuple(dict.fromkeys(keys))
     return values, errors
+
+
+def _key_list(raw: Any) -> list[str]:
+    """API_KEY as a comma-separated string, or (from the YAML file) a list of strings."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return list(_csv(raw))
+    if isinstance(raw, (list, tuple)) and all(isinstance(k, str) for k in raw):
+        return [k.strip() for k in raw if k.strip()]
+    # Never quote the value: it is meant to be a secret.
+    raise ValueError("must be a string (comma-separated keys) or a YAML list of strings")
 
 
 def _to_text(value: Any) -> str:

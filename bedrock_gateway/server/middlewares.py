@@ -62,6 +62,9 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         response = error_response(error)
         ctx.error_code = error.code
     ctx.status = response.status
+    if response.status >= 400 and request.can_read_body:
+        # Refused before its body was read (401, 413, 429, ...): close instead of draining it.
+        response.force_close()
     return response
 
 
