@@ -30,7 +30,7 @@ def test_process_exits_with_one_line_naming_the_setting(tmp_path, env, message):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("API_KEY", "GATEWAY_"))}
     result = subprocess.run(
         [sys.executable, "-m", "bedrock_gateway", "--port", "0", "--metrics-port", "0"],
-        env={**clean, "API_KEY": "k", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:9",
+        env={**clean, "API_KEY": "sk-test-0123456789", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:9",
              "AWS_ENDPOINT_URL_BEDROCK": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x",
              "AWS_SECRET_ACCESS_KEY": "x", **env},
         capture_output=True, text=True, timeout=60, check=False)
