@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 # Where the runbooks (docs/deploy.md) are published: the one base of every alert's runbook_url.
 RUNBOOK_BASE_URL ?= https://github.com/example-org/bedrock-gateway/blob/main/docs/deploy.md
 
-.PHONY: help venv demo demo-observability run test test-fast lint bench bench-hostile tools image \
-        lock clean k8s-rules deploy-check
+.PHONY: help venv demo demo-observability run test test-fast lint bench bench-hostile soak \
+        tools image lock clean k8s-rules deploy-check
 
 # Every target carries a `## description`; `make help` prints them all (a test checks that).
 help: ## list every target with what it does
@@ -52,6 +52,11 @@ test-fast: venv ## the unit tests only
 
 bench: venv ## benchmark, writes bench-results/
 	$(BIN)/python -m bench --out bench-results
+
+# The fault soak (not part of `make test`, which runs a 30 s, 100-client version of it).
+SOAK_ARGS ?=
+soak: venv ## fault soak, 1,000 clients x 10 min on 1 then 2 regions (SOAK_ARGS to change)
+	$(BIN)/python -m bench.soak --out bench-results $(SOAK_ARGS)
 
 bench-hostile: venv ## peak RSS under hostile load (images, 20 MB bodies, slowloris): docs/security.md
 	$(BIN)/python -m bench.hostile --out bench-results

@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%s is set but not used by this gateway: %s", name, why)
     try:
         asyncio.run(serve(settings))
+    except SettingsError as exc:  # found while building the app (e.g. MODEL_ALIASES_FILE)
+        print(f"bedrock-gateway: {exc}", file=sys.stderr)
+        return 2
     except (RuntimeError, OSError) as exc:  # start-up failures (key sources, bind) with reason
         print(f"bedrock-gateway: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,9 @@ Every bad value is reported at start, all at once, instead of failing on the fir
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +86,7 @@ class Settings:
     # Regions
     breaker_failure_threshold: int = 5
     breaker_cooldown_seconds: float = 30.0
+    throttle_backoff_seconds: float = 5.0
     # Responses API
     responses_hosted_tools: str = "drop"  # drop | reject
     responses_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -137,38 +140,30 @@ class Settings:
             raise SettingsError(str(exc)) from None
         errors.extend(settings._problems())
         if errors:
-            raise SettingsError("Invalid settings:\n  " + "\n  ".join(errors))
+            # One line, every problem: the process prints it and exits.
+            raise SettingsError("invalid settings: " + "; ".join(errors))
         return settings
 
     def _problems(self) -> list[str]:
-        problems = []
+        problems = [f"{name} {rule}, got {getattr(self, name.lower())!r}"
+                    for name, rule, ok in _RANGES if not ok(getattr(self, name.lower()))]
         if not self.api_route_prefix.startswith("/"):
             problems.append("API_ROUTE_PREFIX must start with '/'")
-        for name in ("port", "metrics_port"):
-            value = getattr(self, name)
-            if not 0 <= value <= 65535:
-                problems.append(f"{name.upper()} must be a port number, got {value}")
-        for name in ("max_concurrent_requests", "max_streams_per_region", "bedrock_max_attempts",
-                     "max_request_body_bytes", "embedding_concurrency",
-                     "breaker_failure_threshold", "image_fetch_concurrency",
-                     "image_fetch_max_bytes"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name.upper()} must be at least 1")
-        for name in ("request_timeout_seconds", "bedrock_read_timeout_seconds",
-                     "stream_idle_timeout", "region_queue_timeout_seconds",
-                     "request_head_timeout_seconds", "request_body_timeout_seconds",
-                     "keepalive_timeout_seconds", "image_fetch_timeout_seconds"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name.upper()} must be greater than 0")
+        if self.metrics_port and self.metrics_port == self.port:
+            problems.append(f"METRICS_PORT must differ from PORT ({self.port})")
+        for name, value in (("HOST", self.host), ("DEFAULT_MODEL", self.default_model),
+                            ("DEFAULT_EMBEDDING_MODEL", self.default_embedding_model)):
+            if not value.strip():
+                problems.append(f"{name} must not be empty")
+        bad = [r for r in self.regions if not _REGION.fullmatch(r)]
+        if bad:
+            problems.append(f"AWS_REGION / BEDROCK_REGIONS must be region names like "
+                            f"'us-east-1', got {bad}")
+        if len(set(self.regions)) != len(self.regions):
+            problems.append(f"BEDROCK_REGIONS lists a region twice: {list(self.regions)}")
         if self.responses_hosted_tools not in ("drop", "reject"):
             problems.append("RESPONSES_HOSTED_TOOLS must be drop or reject, got "
                             f"{self.responses_hosted_tools!r}")
-        for name in ("responses_store_max_items", "responses_store_max_bytes"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name.upper()} must be at least 1")
-        for name in ("responses_store_ttl_seconds", "redis_timeout_seconds"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name.upper()} must be greater than 0")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
         problems.extend(self._budget_problems())
@@ -187,6 +182,11 @@ class Settings:
                                 "https://app.example.com (scheme://host[:port], no path)")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             problems.append(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
+        if bool(self.guardrail_identifier) != bool(self.guardrail_version):
+            problems.append("GUARDRAIL_IDENTIFIER and GUARDRAIL_VERSION must be set together")
+        if self.model_aliases_file and not os.path.isfile(self.model_aliases_file):
+            problems.append(f"MODEL_ALIASES_FILE {self.model_aliases_file!r} is not a "
+                            "readable file")
         return problems
 
     def _budget_problems(self) -> list[str]:
@@ -200,6 +200,40 @@ class Settings:
         if self.request_body_budget_bytes < self.max_request_body_bytes:
             problems.append("REQUEST_BODY_BUDGET_BYTES must be at least MAX_REQUEST_BODY_BYTES")
         return problems
+
+
+def _at_least(low: float) -> Any:
+    return lambda value: value >= low
+
+
+def _above(low: float) -> Any:
+    return lambda value: value > low
+
+
+# (setting, rule as the message says it, check). Anthropic's smallest thinking budget is 1024.
+_RANGES: tuple[tuple[str, str, Any], ...] = (
+    *((name, "must be a port number (0-65535)", lambda v: 0 <= v <= 65535)
+      for name in ("PORT", "METRICS_PORT")),
+    *((name, "must be at least 1", _at_least(1)) for name in (
+        "BEDROCK_MAX_ATTEMPTS", "MAX_CONCURRENT_REQUESTS", "MAX_STREAMS_PER_REGION",
+        "MAX_REQUEST_BODY_BYTES", "IMAGE_FETCH_MAX_BYTES", "EMBEDDING_CONCURRENCY",
+        "BREAKER_FAILURE_THRESHOLD", "IMAGE_FETCH_CONCURRENCY", "IMAGE_FETCH_MAX_TOTAL_BYTES",
+        "IMAGE_FETCH_BUDGET_BYTES", "REQUEST_BODY_BUDGET_BYTES", "RESPONSES_STORE_MAX_ITEMS",
+        "RESPONSES_STORE_MAX_BYTES")),
+    *((name, "must be greater than 0", _above(0)) for name in (
+        "BEDROCK_CONNECT_TIMEOUT_SECONDS", "BEDROCK_READ_TIMEOUT_SECONDS",
+        "REQUEST_TIMEOUT_SECONDS", "MODEL_REFRESH_SECONDS", "API_KEY_REFRESH_SECONDS",
+        "REGION_QUEUE_TIMEOUT_SECONDS", "STREAM_IDLE_TIMEOUT", "SSE_HEARTBEAT_SECONDS",
+        "IMAGE_FETCH_TIMEOUT_SECONDS", "BREAKER_COOLDOWN_SECONDS", "REQUEST_HEAD_TIMEOUT_SECONDS",
+        "REQUEST_BODY_TIMEOUT_SECONDS", "KEEPALIVE_TIMEOUT_SECONDS",
+        "RESPONSES_STORE_TTL_SECONDS", "REDIS_TIMEOUT_SECONDS")),
+    *((name, "must not be negative", _at_least(0)) for name in (
+        "SHUTDOWN_GRACE_SECONDS", "DRAIN_DELAY_SECONDS", "THROTTLE_BACKOFF_SECONDS",
+        "TRUSTED_PROXY_COUNT")),
+    *((name, "must be at least 1024 (the smallest thinking budget)", _at_least(1024))
+      for name in ("REASONING_BUDGET_LOW", "REASONING_BUDGET_MEDIUM", "REASONING_BUDGET_HIGH")),
+)
+_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
 
 
 # Environment variable -> (field, parser). Parsers raise ValueError with a readable message.
@@ -216,10 +250,14 @@ def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def _positive_float(raw: str) -> float:
-    value = float(raw)
-    if value < 0:
-        raise ValueError(f"must not be negative, got {raw!r}")
+def _seconds(raw: str) -> float:
+    """A finite number (ranges are checked by `Settings._problems`)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"expected a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {raw!r}")
     return value
 
 
@@ -249,26 +287,26 @@ _ENV: dict[str, tuple[str, Any]] = {
     "DEFAULT_MODEL": ("default_model", str),
     "DEFAULT_EMBEDDING_MODEL": ("default_embedding_model", str),
     "DEFAULT_MAX_TOKENS": ("default_max_tokens", _optional_int),
-    "BEDROCK_CONNECT_TIMEOUT_SECONDS": ("bedrock_connect_timeout_seconds", _positive_float),
-    "BEDROCK_READ_TIMEOUT_SECONDS": ("bedrock_read_timeout_seconds", _positive_float),
+    "BEDROCK_CONNECT_TIMEOUT_SECONDS": ("bedrock_connect_timeout_seconds", _seconds),
+    "BEDROCK_READ_TIMEOUT_SECONDS": ("bedrock_read_timeout_seconds", _seconds),
     "BEDROCK_MAX_ATTEMPTS": ("bedrock_max_attempts", int),
-    "REQUEST_TIMEOUT_SECONDS": ("request_timeout_seconds", _positive_float),
+    "REQUEST_TIMEOUT_SECONDS": ("request_timeout_seconds", _seconds),
     "ENABLE_CROSS_REGION_INFERENCE": ("enable_cross_region_inference", _bool),
     "ENABLE_APPLICATION_INFERENCE_PROFILES": ("enable_application_inference_profiles", _bool),
-    "MODEL_REFRESH_SECONDS": ("model_refresh_seconds", _positive_float),
+    "MODEL_REFRESH_SECONDS": ("model_refresh_seconds", _seconds),
     "MODEL_ALIASES_FILE": ("model_aliases_file", _optional),
     "API_KEY_FILE": ("api_key_file", _optional),
     "API_KEY_SECRET_ARN": ("api_key_secret_arn", _optional),
     "API_KEY_PARAM_NAME": ("api_key_param_name", _optional),
-    "API_KEY_REFRESH_SECONDS": ("api_key_refresh_seconds", _positive_float),
+    "API_KEY_REFRESH_SECONDS": ("api_key_refresh_seconds", _seconds),
     "MAX_CONCURRENT_REQUESTS": ("max_concurrent_requests", int),
     "MAX_STREAMS_PER_REGION": ("max_streams_per_region", int),
-    "REGION_QUEUE_TIMEOUT_SECONDS": ("region_queue_timeout_seconds", _positive_float),
+    "REGION_QUEUE_TIMEOUT_SECONDS": ("region_queue_timeout_seconds", _seconds),
     "MAX_REQUEST_BODY_BYTES": ("max_request_body_bytes", int),
-    "STREAM_IDLE_TIMEOUT": ("stream_idle_timeout", _positive_float),
-    "SSE_HEARTBEAT_SECONDS": ("sse_heartbeat_seconds", _positive_float),
-    "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", _positive_float),
-    "DRAIN_DELAY_SECONDS": ("drain_delay_seconds", _positive_float),
+    "STREAM_IDLE_TIMEOUT": ("stream_idle_timeout", _seconds),
+    "SSE_HEARTBEAT_SECONDS": ("sse_heartbeat_seconds", _seconds),
+    "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", _seconds),
+    "DRAIN_DELAY_SECONDS": ("drain_delay_seconds", _seconds),
     "ENABLE_PROMPT_CACHING": ("enable_prompt_caching", _bool),
     "GUARDRAIL_IDENTIFIER": ("guardrail_identifier", _optional),
     "GUARDRAIL_VERSION": ("guardrail_version", _optional),
@@ -277,25 +315,26 @@ _ENV: dict[str, tuple[str, Any]] = {
     "REASONING_BUDGET_HIGH": ("reasoning_budget_high", int),
     "IMAGE_FETCH_ALLOWLIST": ("image_fetch_allowlist", _csv),
     "IMAGE_FETCH_MAX_BYTES": ("image_fetch_max_bytes", int),
-    "IMAGE_FETCH_TIMEOUT_SECONDS": ("image_fetch_timeout_seconds", _positive_float),
+    "IMAGE_FETCH_TIMEOUT_SECONDS": ("image_fetch_timeout_seconds", _seconds),
     "IMAGE_FETCH_MAX_TOTAL_BYTES": ("image_fetch_max_total_bytes", int),
     "IMAGE_FETCH_CONCURRENCY": ("image_fetch_concurrency", int),
     "IMAGE_FETCH_BUDGET_BYTES": ("image_fetch_budget_bytes", int),
-    "REQUEST_HEAD_TIMEOUT_SECONDS": ("request_head_timeout_seconds", _positive_float),
-    "REQUEST_BODY_TIMEOUT_SECONDS": ("request_body_timeout_seconds", _positive_float),
-    "KEEPALIVE_TIMEOUT_SECONDS": ("keepalive_timeout_seconds", _positive_float),
+    "REQUEST_HEAD_TIMEOUT_SECONDS": ("request_head_timeout_seconds", _seconds),
+    "REQUEST_BODY_TIMEOUT_SECONDS": ("request_body_timeout_seconds", _seconds),
+    "KEEPALIVE_TIMEOUT_SECONDS": ("keepalive_timeout_seconds", _seconds),
     "REQUEST_BODY_BUDGET_BYTES": ("request_body_budget_bytes", int),
     "EMBEDDING_CONCURRENCY": ("embedding_concurrency", int),
     "BREAKER_FAILURE_THRESHOLD": ("breaker_failure_threshold", int),
-    "BREAKER_COOLDOWN_SECONDS": ("breaker_cooldown_seconds", _positive_float),
+    "BREAKER_COOLDOWN_SECONDS": ("breaker_cooldown_seconds", _seconds),
+    "THROTTLE_BACKOFF_SECONDS": ("throttle_backoff_seconds", _seconds),
     "RESPONSES_HOSTED_TOOLS": ("responses_hosted_tools", lambda raw: raw.strip().lower()),
     "RESPONSES_ENCRYPTION_KEY": ("responses_encryption_keys", _csv),
     "RESPONSES_ENCRYPTION_KEY_FILE": ("responses_encryption_key_file", _optional),
     "RESPONSES_STORE_MAX_ITEMS": ("responses_store_max_items", int),
     "RESPONSES_STORE_MAX_BYTES": ("responses_store_max_bytes", int),
-    "RESPONSES_STORE_TTL_SECONDS": ("responses_store_ttl_seconds", _positive_float),
+    "RESPONSES_STORE_TTL_SECONDS": ("responses_store_ttl_seconds", _seconds),
     "REDIS_URL": ("redis_url", _optional),
-    "REDIS_TIMEOUT_SECONDS": ("redis_timeout_seconds", _positive_float),
+    "REDIS_TIMEOUT_SECONDS": ("redis_timeout_seconds", _seconds),
     "DEBUG": ("debug", _bool),
     "LOG_LEVEL": ("log_level", str),
     "ACCESS_LOG": ("access_log", _bool),
@@ -389,7 +428,12 @@ def _read_yaml(path: str) -> dict[str, Any]:
         raise SettingsError(f"GATEWAY_CONFIG_FILE {path!r} cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise SettingsError(f"GATEWAY_CONFIG_FILE {path!r} must hold a mapping of setting names")
-    return {str(k).upper(): v for k, v in data.items()}
+    values = {str(k).upper(): v for k, v in data.items()}
+    unknown = sorted(set(values) - set(setting_names()) - {"GATEWAY_CONFIG_FILE"})
+    if unknown:  # a typo would otherwise leave a default in force without a word
+        raise SettingsError(f"GATEWAY_CONFIG_FILE {path!r}: unknown setting(s) "
+                            f"{', '.join(unknown)}")
+    return values
 
 
 def replace(settings: Settings, **changes: Any) -> Settings:

@@ -33,7 +33,8 @@ SETTINGS_TABLE: tuple[tuple[str, str, str], ...] = (
     ('AWS_REGION', '`us-east-1`',
      'primary Bedrock region'),
     ('BEDROCK_REGIONS', '`AWS_REGION`',
-     'comma list of regions, primary first; each has its own clients, pool, admission and breaker'),
+     ('comma list of regions, primary first; each has its own clients, pool and admission, and '
+      'a breaker per model')),
     ('DEFAULT_MODEL', '`anthropic.claude-3-haiku-20240307-v1:0`',
      'chat model when a request names none'),
     ('DEFAULT_MAX_TOKENS', '–',
@@ -107,9 +108,14 @@ SETTINGS_TABLE: tuple[tuple[str, str, str], ...] = (
     ('EMBEDDING_CONCURRENCY', '`8`',
      'concurrent InvokeModel calls for one embeddings request'),
     ('BREAKER_FAILURE_THRESHOLD', '`5`',
-     'consecutive region failures that open its circuit'),
+     ('consecutive region faults (connection errors, timeouts, Bedrock 5xx; never throttling or '
+      "client errors) that open one (region, model) route's breaker (`docs/health.md`)")),
     ('BREAKER_COOLDOWN_SECONDS', '`30`',
-     'how long an open region is skipped before one probe request'),
+     ('how long an open route is tried only after the other regions (never refused), before a '
+      'probe')),
+    ('THROTTLE_BACKOFF_SECONDS', '`5`',
+     ('after a throttle, how long that (region, model) is tried after the other regions; `0` '
+      'turns it off')),
     ('RESPONSES_HOSTED_TOOLS', '`drop`',
      'hosted tools in a Responses request (`web_search`, `file_search`, `code_interpreter`, `computer_use_preview`, …): `drop` accepts them without forwarding (named in the `X-Gateway-Dropped-Tools` response header), `reject` makes them a 400'),
     ('RESPONSES_ENCRYPTION_KEY', 'random per process',

@@ -24,7 +24,7 @@ class Plan:
     embed_texts: int = 1000
     embed_reps: int = 5
     failover_baseline: int = 100
-    failover_first: int = 5  # the breaker opens after 5 consecutive failures
+    failover_first: int = 5  # the first throttle moves us-east-1 behind us-west-2 for 5 s
     failover_steady: int = 100
     failover_pure: int = 30  # every request is throttled once, then retried by the SDK
     profile_seconds: int = 15

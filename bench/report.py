@@ -126,13 +126,14 @@ def _failover_rows(fo: dict | None, rows: list[Row]) -> None:
             rows.append((f"Failover {label} {pct} (ms; floor = no fault)", b, f, _diff(f, b), "",
                          "-" if not errs else f"no ({errs} errors)"))
 
-    default = fo.get("breaker_default")
+    default = fo.get("backoff_default")
     if default:
-        add("breaker 5, first requests", default["no_fault"], default["first_requests"])
-        add("breaker 5, steady state", default["no_fault"], default["steady_state"])
-    pure = fo.get("breaker_never_opens")
+        add("throttle backoff 5 s, first requests", default["no_fault"],
+            default["first_requests"])
+        add("throttle backoff 5 s, steady state", default["no_fault"], default["steady_state"])
+    pure = fo.get("no_backoff")
     if pure:
-        add("breaker never opens (pure failover)", pure["no_fault"], pure["faulted"])
+        add("no throttle backoff (pure failover)", pure["no_fault"], pure["faulted"])
 
 
 def markdown(rows: list[Row]) -> str:

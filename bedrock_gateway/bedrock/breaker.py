@@ -1,104 +1,122 @@
-"""A circuit breaker for one region: stop sending traffic to a region that keeps failing, and test
-it again with a single probe once a cooldown has passed.
+"""A circuit breaker for one (region, model): stop preferring a route that keeps failing, and test
+it again once a cooldown has passed.
 
-Pure state machine; the clock is injected so tests drive time by hand. Callers decide what counts
-as a failure (region health: 5xx, timeouts, throttling), not client mistakes such as a 400.
+Pure state machine; the clock is injected so tests drive time by hand. It only ever *advises*:
+the router skips an open route while another candidate is usable, and still calls it when none
+is (panic mode, see `health.py`), so a breaker never answers a request by itself.
+
+Every call carries a ticket (the breaker's epoch when the call started). A verdict from a call
+that started before the last transition is stale and ignored: a burst of calls in flight when a
+region died opens the breaker once, and their late failures do not extend the cooldown; a late
+success of a call admitted before the opening does not close it either.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 _STATES = (CLOSED, HALF_OPEN, OPEN)  # position = gauge value: rises with severity
 
+# A half-open breaker admits one probe; when that probe has given no verdict for this long
+# (it is stalled before its first byte), the next call may probe too.
+DEFAULT_PROBE_INTERVAL_S = 5.0
+
 
 class CircuitBreaker:
-    """closed -> (failures >= threshold) -> open -> (cooldown) -> half_open -> one probe ->
-    closed on success, open again on failure."""
+    """closed -> (threshold consecutive faults) -> open -> (cooldown) -> half_open -> probe ->
+    closed on success, open again (fresh cooldown) on a fault."""
 
-    def __init__(self, failure_threshold: int = 5, window_s: float = 30.0,
-                 cooldown_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
-                 probe_timeout_s: float = 300.0) -> None:
-        if failure_threshold < 1 or window_s <= 0 or cooldown_s < 0 or probe_timeout_s <= 0:
-            raise ValueError("breaker: threshold >= 1, window > 0, cooldown >= 0, probe timeout > 0")
+    __slots__ = ("_clock", "_consecutive", "_epoch", "_opened_at", "_probe_at", "_state",
+                 "cooldown_s", "failure_threshold", "probe_interval_s")
+
+    def __init__(self, failure_threshold: int = 5, cooldown_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 probe_interval_s: float | None = None) -> None:
+        if probe_interval_s is None:
+            probe_interval_s = min(DEFAULT_PROBE_INTERVAL_S, cooldown_s)
+        if failure_threshold < 1 or cooldown_s < 0 or probe_interval_s < 0:
+            raise ValueError("breaker: threshold >= 1, cooldown >= 0, probe interval >= 0")
         self.failure_threshold = failure_threshold
-        self.window_s = window_s
         self.cooldown_s = cooldown_s
-        # A probe whose caller never reported (a bug, a lost task) must not keep the region shut
-        # for ever: after this long another probe is admitted.
-        self.probe_timeout_s = probe_timeout_s
+        self.probe_interval_s = probe_interval_s
         self._clock = clock
         self._state = CLOSED
+        self._epoch = 0  # +1 on every open and every close
         self._consecutive = 0
-        self._recent: deque[float] = deque()  # failure times within the window
         self._opened_at = 0.0
-        self._probe_started: float | None = None
+        self._probe_at: float | None = None
 
     @property
     def state(self) -> str:
+        if self._state == OPEN and self._clock() - self._opened_at >= self.cooldown_s:
+            return HALF_OPEN  # cooldown over: the next call is a probe
         return self._state
 
     @property
     def state_value(self) -> int:
         """0 closed, 1 half_open, 2 open (for a gauge; rises with severity)."""
-        return _STATES.index(self._state)
+        return _STATES.index(self.state)
+
+    @property
+    def neutral(self) -> bool:
+        """Closed with no fault counted: indistinguishable from a fresh breaker."""
+        return self._state == CLOSED and self._consecutive == 0
+
+    def ticket(self) -> int:
+        """Take before a call; hand back with the verdict."""
+        return self._epoch
 
     def allow(self) -> bool:
-        """May a call go to this region now? In half_open, True admits the one probe."""
+        """May a call go here now without panic? In half_open, True admits a probe."""
         if self._state == CLOSED:
             return True
         now = self._clock()
         if self._state == OPEN:
             if now - self._opened_at < self.cooldown_s:
                 return False
-            self._state, self._probe_started = HALF_OPEN, None
-        if self._probe_started is not None and now - self._probe_started < self.probe_timeout_s:
+            self._state, self._probe_at = HALF_OPEN, None
+        if self._probe_at is not None and now - self._probe_at < self.probe_interval_s:
             return False
-        self._probe_started = now
+        self._probe_at = now
         return True
 
-    def record_success(self) -> None:
-        if self._state == HALF_OPEN:
-            self._close()
-        elif self._state == CLOSED:
-            self._consecutive = 0
-        # OPEN: a late answer from a call admitted before opening says little; keep the cooldown.
+    def ready_at(self) -> float:
+        """Clock time at which this breaker admits calls again (now or earlier when it does)."""
+        if self._state == CLOSED:
+            return float("-inf")
+        return self._opened_at + self.cooldown_s
 
-    def record_failure(self) -> None:
-        now = self._clock()
-        if self._state == HALF_OPEN:
-            self._open(now)
-            return
-        if self._state == OPEN:
-            return  # late failures of calls already in flight: the cooldown is not extended
-        self._consecutive += 1
-        self._recent.append(now)
-        while self._recent and self._recent[0] <= now - self.window_s:
-            self._recent.popleft()
-        if self._consecutive >= self.failure_threshold or len(self._recent) >= self.failure_threshold:
-            self._open(now)
+    def record_success(self, ticket: int) -> None:
+        if self._state == CLOSED:
+            self._consecutive = 0
+        elif ticket == self._epoch:  # a probe or a panic call that started after the opening
+            self._transition(CLOSED)
+
+    def record_failure(self, ticket: int) -> None:
+        if ticket != self._epoch:
+            return  # started before the last transition: already accounted for
+        if self._state == CLOSED:
+            self._consecutive += 1
+            if self._consecutive >= self.failure_threshold:
+                self._transition(OPEN)
+        else:  # a failed probe or panic call: open again with a fresh cooldown
+            self._transition(OPEN)
 
     def release_probe(self) -> None:
-        """The probe ended without a verdict on the region (e.g. the client's own 400): let the
+        """The probe ended without a verdict on the region (client gone, our own queue): let the
         next call probe instead."""
         if self._state == HALF_OPEN:
-            self._probe_started = None
+            self._probe_at = None
 
     def retry_after_seconds(self) -> float:
-        """Seconds until an open breaker admits a probe (0 when not open), for Retry-After."""
-        if self._state != OPEN:
-            return 0.0
-        return max(0.0, self.cooldown_s - (self._clock() - self._opened_at))
+        """Seconds until an open breaker admits a probe (0 when it does now)."""
+        return max(0.0, self.ready_at() - self._clock())
 
-    def _open(self, now: float) -> None:
-        self._state, self._opened_at, self._probe_started = OPEN, now, None
+    def _transition(self, state: str) -> None:
+        self._state, self._probe_at = state, None
+        self._epoch += 1
         self._consecutive = 0
-        self._recent.clear()
-
-    def _close(self) -> None:
-        self._state, self._probe_started = CLOSED, None
-        self._consecutive = 0
-        self._recent.clear()
+        if state == OPEN:
+            self._opened_at = self._clock()

@@ -1,6 +1,7 @@
-"""Region choice and failover. A request tries the regions that hold its model, primary first,
-skipping regions whose circuit is open; it moves on only before any byte reached the client, and
-only for errors another region may not have (throttling, 5xx, timeouts, busy pool).
+"""Region choice and failover. A request tries the regions that hold its model in the order the
+health table gives (`health.py`: per (region, model) breakers and throttle preference, never
+failing closed); it moves on only before any byte reached the client, and only for errors another
+region may not have (throttling, 5xx, timeouts, busy pool).
 """
 
 from __future__ import annotations
@@ -11,20 +12,23 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from bedrock_gateway.bedrock.breaker import CircuitBreaker
 from bedrock_gateway.bedrock.clients import RegionClients
 from bedrock_gateway.bedrock.errors import map_bedrock_exception
+from bedrock_gateway.bedrock.health import FAULT, Attempt, HealthTable, verdict
 from bedrock_gateway.bedrock.stream import UpstreamStream
 from bedrock_gateway.errors import (
     GatewayError,
     ModelNotFoundError,
-    ServiceUnavailableError,
     UpstreamTimeoutError,
 )
 
-
 # First pause before another round over the regions (doubles, jittered).
 _RETRY_PAUSE_S = 0.1
+
+
+def _model_of(kwargs: dict) -> str:
+    """The Bedrock model id (or profile) a call names: the health table's second key."""
+    return str(kwargs.get("modelId") or "")
 
 
 class CallObserver(Protocol):
@@ -50,18 +54,23 @@ class NullObserver:
 
 
 class BedrockRouter:
-    def __init__(self, clients: Mapping[str, RegionClients],
-                 breakers: Mapping[str, CircuitBreaker], *, passes: int = 1) -> None:
+    def __init__(self, clients: Mapping[str, RegionClients], health: HealthTable, *,
+                 passes: int = 1) -> None:
         self._clients = clients
-        self._breakers = breakers
+        self._health = health
         self._passes = max(1, passes)  # rounds over the regions (BEDROCK_MAX_ATTEMPTS)
 
     @property
     def regions(self) -> tuple[str, ...]:
         return tuple(self._clients)
 
-    def breaker_states(self) -> dict[str, int]:
-        return {region: breaker.state_value for region, breaker in self._breakers.items()}
+    @property
+    def health(self) -> HealthTable:
+        return self._health
+
+    def breaker_states(self) -> dict[tuple[str, str], int]:
+        """(region, model id) -> 0 closed / 1 half-open / 2 open."""
+        return self._health.states()
 
     def pool_usage(self) -> dict[str, tuple[int, int]]:
         return {r: (c.slots.in_use, c.slots.capacity) for r, c in self._clients.items()}
@@ -78,7 +87,8 @@ class BedrockRouter:
             finally:
                 rc.slots.release()
 
-        return await self._with_failover("converse", call, regions, deadline, observer)
+        return await self._with_failover("converse", call, regions, deadline, observer,
+                                         _model_of(kwargs))
 
     async def invoke(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
                      observer: CallObserver) -> tuple[dict, str]:
@@ -91,7 +101,8 @@ class BedrockRouter:
             finally:
                 rc.slots.release()
 
-        return await self._with_failover("invoke", call, regions, deadline, observer)
+        return await self._with_failover("invoke", call, regions, deadline, observer,
+                                         _model_of(kwargs))
 
     async def open_stream(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
                           observer: CallObserver) -> UpstreamStream:
@@ -105,10 +116,11 @@ class BedrockRouter:
                 raise
             return UpstreamStream(response["stream"], rc.region, rc.slots.release, token)
 
-        return await self._with_failover("converse_stream", call, regions, deadline, observer)
+        return await self._with_failover("converse_stream", call, regions, deadline, observer,
+                                         _model_of(kwargs))
 
     async def _with_failover(self, operation: str, call, regions: Sequence[str],
-                             deadline: float, observer: CallObserver):
+                             deadline: float, observer: CallObserver, model: str):
         candidates = [r for r in regions if r in self._clients]
         if not candidates:
             raise ModelNotFoundError(str(regions))
@@ -120,6 +132,7 @@ class BedrockRouter:
         # That choice follows the configured regions (clients.runtime_config), not the model's:
         # a model held by one of several regions still gets its rounds here.
         passes = self._passes if len(self._clients) > 1 else 1
+        counted: set[str] = set()  # regions whose fault this request already reported
         for pass_number in range(passes):
             if pass_number:
                 pause = min(_RETRY_PAUSE_S * 2 ** (pass_number - 1) * (0.5 + random.random()),
@@ -127,37 +140,34 @@ class BedrockRouter:
                 if pause <= 0:
                     break
                 await asyncio.sleep(pause)
-            for region in candidates:
-                breaker = self._breakers[region]
-                if not breaker.allow():
-                    continue
+            # Every round calls every candidate until one answers: the health table orders
+            # them (open routes last), it never refuses by itself.
+            for attempt in self._health.attempts(candidates, model):
                 if loop.time() >= deadline:
-                    breaker.release_probe()
+                    self._health.release(attempt, model)
                     break
                 if tried is not None and last_error is not None:
-                    observer.failover(tried, region, last_error.code or "error")
-                tried = region
+                    observer.failover(tried, attempt.region, last_error.code or "error")
+                tried = attempt.region
                 try:
-                    result = await self._attempt(operation, call, region, deadline, observer)
+                    result = await self._attempt(operation, call, attempt, model, deadline,
+                                                 observer, counted)
                 except GatewayError as error:
                     last_error = error
                     if not error.retryable or error.code == "request_timeout":
                         raise
                     continue
-                return (result, region) if operation != "converse_stream" else result
+                return (result, attempt.region) if operation != "converse_stream" else result
         if last_error is not None:
             raise last_error
-        raise ServiceUnavailableError(
-            "Every region that serves this model is cooling down after repeated failures.",
-            code="regions_unavailable",
-            retry_after=max(1.0, min(self._breakers[r].retry_after_seconds()
-                                     for r in candidates)),
-        )
+        raise UpstreamTimeoutError("The request exceeded its deadline.", code="request_timeout")
 
-    async def _attempt(self, operation: str, call, region: str, deadline: float,
-                       observer: CallObserver):
-        """One call in one region; records the breaker verdict and telemetry."""
-        breaker = self._breakers[region]
+    async def _attempt(self, operation: str, call, attempt: Attempt, model: str,
+                       deadline: float, observer: CallObserver, counted: set[str]):
+        """One call in one region; records its verdict (at the first byte) and telemetry. One
+        request reports at most one fault per route, however many rounds it makes: a request
+        that fails everywhere by itself must not weigh like several."""
+        region = attempt.region
         rc = self._clients[region]
         loop = asyncio.get_running_loop()
         token = observer.attempt_started(region, operation)
@@ -167,7 +177,7 @@ class BedrockRouter:
                 await rc.slots.acquire(deadline - loop.time())
                 result = await call(rc, token)
         except (asyncio.CancelledError, GeneratorExit):
-            breaker.release_probe()
+            self._health.release(attempt, model)
             raise
         except BaseException as exc:  # noqa: BLE001 - every upstream failure is mapped
             error = map_bedrock_exception(exc)
@@ -176,13 +186,11 @@ class BedrockRouter:
                                              code="request_timeout")
             observer.attempt_finished(token, region, operation,
                                       time.perf_counter() - started, error)
-            if error.code == "region_queue_timeout":
-                breaker.release_probe()  # our own pool was busy: no verdict on the region
-            elif error.retryable:
-                breaker.record_failure()
-            else:
-                breaker.record_success()  # the region answered; the request was at fault
+            if attempt.region in counted and verdict(error.code) == FAULT:
+                self._health.release(attempt, model)
+            elif self._health.record(attempt, model, error.code) == FAULT:
+                counted.add(attempt.region)
             raise error from None
         observer.attempt_finished(token, region, operation, time.perf_counter() - started, None)
-        breaker.record_success()
+        self._health.record(attempt, model, None)
         return result

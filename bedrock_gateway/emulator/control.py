@@ -1,6 +1,7 @@
 """The emulator's control API, under `/_emulator/` (no auth): stats, reset, fault rules.
 
-`GET stats` -> `{"open_streams", "max_open_streams", "requests_total", "by": {"<region>
+`GET stats` -> `{"open_streams", "max_open_streams", "open_streams_by_model": {"<model id as
+requested>": n}, "requests_total", "by": {"<region>
 <operation>": n}, "recent": [{"region", "operation", "model", "ts"}, ...]}` (Converse entries
 also hold `request`, a summary of what was sent: see `stats.converse_summary`); `POST reset`
 clears counters, recent requests and faults; `POST faults` adds a rule (see `faults.py`) and

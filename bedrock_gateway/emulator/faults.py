@@ -3,10 +3,12 @@
 A rule (JSON): `{"region": "us-east-1" | "*", "operation": "converse" | "converse-stream" |
 "invoke" | "invoke-stream" | "list-foundation-models" | "list-inference-profiles" | "*",
 "model": optional id (matches the id as requested or the foundation model it reaches),
-and effects: "error": PascalCase code (pre-stream error response) | "stream_error": lowerCamel
-member with "error_after": N events | "stall_s": S with "stall_after": N | "delay_ms": X (pause
-between events) | "latency_ms": X (before the response headers); "times": N requests it applies
-to (absent: until cleared)}`.
+"contains": optional text the raw request body must contain (lets one request, marked in its
+prompt, meet a fault in one region only), and effects: "error": PascalCase code (pre-stream error
+response) | "stream_error": lowerCamel member with "error_after": N events | "stall_s": S with
+"stall_after": N | "delay_ms": X (pause between events) | "latency_ms": X (before the response
+headers) | "drop": true (close the connection without answering: a connection fault); "times": N
+requests it applies to (absent: until cleared)}`.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from .errors import lower_camel, pascal_case
 
 OPERATIONS = ("converse", "converse-stream", "invoke", "invoke-stream",
               "list-foundation-models", "list-inference-profiles")
-_FIELDS = ("region", "operation", "model", "error", "stream_error", "error_after", "stall_s",
-           "stall_after", "delay_ms", "latency_ms", "times")
+_FIELDS = ("region", "operation", "model", "contains", "error", "stream_error", "error_after",
+           "stall_s", "stall_after", "delay_ms", "latency_ms", "drop", "times")
 
 
 @dataclass(slots=True)
@@ -30,6 +32,7 @@ class FaultRule:
     region: str = "*"
     operation: str = "*"
     model: str | None = None
+    contains: str | None = None
     error: str | None = None
     stream_error: str | None = None
     error_after: int = 0
@@ -37,14 +40,18 @@ class FaultRule:
     stall_after: int | None = None
     delay_ms: float | None = None
     latency_ms: float | None = None
+    drop: bool | None = None
     times: int | None = None  # requests left; None: until cleared
+    _needle: bytes | None = None
 
-    def matches(self, region: str, operation: str, models: Iterable[str | None]) -> bool:
+    def matches(self, region: str, operation: str, models: Iterable[str | None],
+                body: bytes = b"") -> bool:
         return ((self.region in ("*", region)) and (self.operation in ("*", operation))
-                and (self.model is None or self.model in models))
+                and (self.model is None or self.model in models)
+                and (self._needle is None or self._needle in body))
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in asdict(self).items() if v is not None and not k.startswith("_")}
 
 
 def parse_rule(rule_id: str, data: Any) -> FaultRule:
@@ -59,6 +66,14 @@ def parse_rule(rule_id: str, data: Any) -> FaultRule:
         raise ValueError(f"operation must be '*' or one of {list(OPERATIONS)}")
     rule = FaultRule(rule_id, region=str(data.get("region", "*")), operation=operation,
                      model=data.get("model"))
+    if data.get("contains") is not None:
+        if not isinstance(data["contains"], str) or not data["contains"]:
+            raise ValueError("contains must be a non-empty string")
+        rule.contains, rule._needle = data["contains"], data["contains"].encode()
+    if data.get("drop") is not None:
+        if not isinstance(data["drop"], bool):
+            raise ValueError("drop must be true or false")
+        rule.drop = data["drop"] or None
     if data.get("error"):
         rule.error = pascal_case(str(data["error"]))
     if data.get("stream_error"):
@@ -73,9 +88,9 @@ def parse_rule(rule_id: str, data: Any) -> FaultRule:
     if rule.stall_s is not None and rule.stall_after is None:
         rule.stall_after = 0
     if not any((rule.error, rule.stream_error, rule.stall_s is not None,
-                rule.delay_ms is not None, rule.latency_ms is not None)):
-        raise ValueError("a fault rule needs an effect: error, stream_error, stall_s, delay_ms "
-                         "or latency_ms")
+                rule.delay_ms is not None, rule.latency_ms is not None, rule.drop)):
+        raise ValueError("a fault rule needs an effect: error, stream_error, stall_s, delay_ms, "
+                         "latency_ms or drop")
     return rule
 
 
@@ -90,6 +105,7 @@ class Effects:
     stall_s: float = 0.0
     delay_ms: float | None = None
     latency_ms: float = 0.0
+    drop: bool = False
 
 
 @dataclass
@@ -112,13 +128,14 @@ class FaultBook:
     def clear(self) -> None:
         self.rules.clear()
 
-    def take(self, region: str, operation: str, *models: str | None) -> Effects:
+    def take(self, region: str, operation: str, *models: str | None,
+             body: bytes = b"") -> Effects:
         """The effects of every rule matching this request; spends one of each rule's `times`."""
         if not self.rules:
             return Effects()
         values: dict[str, Any] = {}
         for rule in list(self.rules):
-            if not rule.matches(region, operation, models):
+            if not rule.matches(region, operation, models, body):
                 continue
             if rule.times is not None:
                 rule.times -= 1
@@ -132,6 +149,8 @@ class FaultBook:
             if rule.stall_s is not None:
                 values.setdefault("stall_s", rule.stall_s)
                 values.setdefault("stall_after", rule.stall_after)
+            if rule.drop:
+                values.setdefault("drop", True)
             for name in ("delay_ms", "latency_ms"):
                 if getattr(rule, name) is not None:
                     values.setdefault(name, getattr(rule, name))

@@ -46,6 +46,13 @@ async def _apply_pre_stream(effects: Effects) -> None:
         raise EmulatorError(effects.error)
 
 
+def drop_connection(request: web.Request) -> None:
+    """Close the connection without a byte of answer: the client sees a connection fault."""
+    if request.transport is not None:
+        request.transport.abort()
+    raise asyncio.CancelledError  # nothing more to do for this request
+
+
 async def begin_simple(request: web.Request, region: str, operation: str) -> None:
     """Count a control-plane request and apply its faults (latency, error)."""
     request.app[STATS].record(region, operation, None)
@@ -62,15 +69,18 @@ async def handle_model(request: web.Request) -> web.StreamResponse:
     region = region_of(request)
     app = request.app
     entry = app[STATS].record(region, operation, model)
+    raw = await request.read()
     try:
-        body = orjson.loads(await request.read())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise EmulatorError("ValidationException", "Malformed input request: the body is not "
                             "JSON, please reformat your input and try again.") from None
     if operation.startswith("converse"):
         entry["request"] = converse_summary(body)
     target = resolve_model(app[CONFIG].catalog, region, model)
-    effects = app[FAULTS].take(region, operation, model, target.model_id)
+    effects = app[FAULTS].take(region, operation, model, target.model_id, body=raw)
+    if effects.drop:
+        drop_connection(request)
     await _apply_pre_stream(effects)
     if operation.startswith("converse"):
         return await _converse(request, operation, body, target, effects)
@@ -172,7 +182,8 @@ async def write_stream(request: web.Request, frames: list[bytes],
     stats = request.app[STATS]
     response = web.StreamResponse(headers={"Content-Type": EVENTSTREAM,
                                            "x-amzn-RequestId": str(uuid.uuid4())})
-    stats.stream_opened()
+    model = unquote(request.rel_url.raw_path.split("/")[2])
+    stats.stream_opened(model)
     try:
         await response.prepare(request)
         await _pace(response, frames, pacing)
@@ -180,7 +191,7 @@ async def write_stream(request: web.Request, frames: list[bytes],
     except ConnectionError:  # the client went away; nothing left to tell it
         pass
     finally:
-        stats.stream_closed()
+        stats.stream_closed(model)
     return response
 
 

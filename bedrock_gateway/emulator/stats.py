@@ -16,6 +16,7 @@ class Stats:
     open_streams: int = 0
     max_open_streams: int = 0
     by: Counter[str] = field(default_factory=Counter)
+    open_by_model: Counter[str] = field(default_factory=Counter)
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT))
 
     def record(self, region: str, operation: str, model: str | None) -> dict[str, Any]:
@@ -26,12 +27,16 @@ class Stats:
         self.recent.append(entry)
         return entry
 
-    def stream_opened(self) -> None:
+    def stream_opened(self, model: str = "") -> None:
         self.open_streams += 1
         self.max_open_streams = max(self.max_open_streams, self.open_streams)
+        self.open_by_model[model] += 1
 
-    def stream_closed(self) -> None:
+    def stream_closed(self, model: str = "") -> None:
         self.open_streams -= 1
+        self.open_by_model[model] -= 1
+        if not self.open_by_model[model]:
+            del self.open_by_model[model]
 
     def reset(self) -> None:
         self.requests_total = 0
@@ -41,6 +46,7 @@ class Stats:
 
     def snapshot(self) -> dict[str, Any]:
         return {"open_streams": self.open_streams, "max_open_streams": self.max_open_streams,
+                "open_streams_by_model": dict(self.open_by_model),
                 "requests_total": self.requests_total, "by": dict(self.by),
                 "recent": list(self.recent)}
 

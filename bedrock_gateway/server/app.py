@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 from bedrock_gateway.auth import ApiKeyFile, ApiKeyStore
-from bedrock_gateway.bedrock.breaker import CircuitBreaker
 from bedrock_gateway.bedrock.catalog import (
     CatalogRefresher,
     build_catalog,
@@ -24,6 +23,7 @@ from bedrock_gateway.bedrock.clients import (
     open_secret_clients,
     supports_native_structured_output,
 )
+from bedrock_gateway.bedrock.health import HealthTable
 from bedrock_gateway.bedrock.listing import fetch_region_listing
 from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
@@ -37,7 +37,7 @@ from bedrock_gateway.server.protocol import set_server_header
 from bedrock_gateway.server.responses_setup import responses_ctx
 from bedrock_gateway.server.routes import chat, embeddings, health, models, responses
 from bedrock_gateway.server.telemetry import Telemetry
-from bedrock_gateway.settings import Settings
+from bedrock_gateway.settings import Settings, SettingsError
 from bedrock_gateway.telemetry.log_hygiene import install_aiohttp_log_filter
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,16 @@ def _add_routes(app: web.Application, settings: Settings) -> None:
                            responses.list_input_items)
 
 
+def _aliases(path: str) -> dict[str, str]:
+    try:
+        return load_aliases(path)
+    except Exception as exc:  # noqa: BLE001 - OSError, YAML errors, a wrong shape: all refused
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SettingsError(f"MODEL_ALIASES_FILE {path!r} cannot be used: {reason}") from None
+
+
 def _catalog_refresher(settings: Settings, app: web.Application) -> CatalogRefresher:
-    aliases = load_aliases(settings.model_aliases_file) if settings.model_aliases_file else {}
+    aliases = _aliases(settings.model_aliases_file) if settings.model_aliases_file else {}
 
     async def fetch(region: str):
         return await fetch_region_listing(app[keys.ROUTER].client(region).control)
@@ -116,12 +124,10 @@ def _catalog_refresher(settings: Settings, app: web.Application) -> CatalogRefre
 async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     async with open_region_clients(settings, app[keys.AWS_SESSION]) as clients:
-        breakers = {
-            region: CircuitBreaker(failure_threshold=settings.breaker_failure_threshold,
-                                   cooldown_s=settings.breaker_cooldown_seconds)
-            for region in clients
-        }
-        app[keys.ROUTER] = BedrockRouter(clients, breakers,
+        route_health = HealthTable(failure_threshold=settings.breaker_failure_threshold,
+                                   cooldown_s=settings.breaker_cooldown_seconds,
+                                   throttle_backoff_s=settings.throttle_backoff_seconds)
+        app[keys.ROUTER] = BedrockRouter(clients, route_health,
                                          passes=settings.bedrock_max_attempts)
         first = next(iter(clients.values()))
         app[keys.NATIVE_STRUCTURED_OUTPUT] = supports_native_structured_output(first.runtime)

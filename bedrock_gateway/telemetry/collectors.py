@@ -126,7 +126,7 @@ class ChunkTimer:
 
 
 PoolsSource = Callable[[], Mapping[str, tuple[int, int]]]
-BreakersSource = Callable[[], Mapping[str, int]]
+BreakersSource = Callable[[], Mapping[tuple[str, str], int]]  # (region, model) -> state
 CatalogSource = Callable[[], tuple[float | None, int]]
 
 _POOL_IN_USE = ("bedrock_gateway_pool_in_use", "Admission slots (= pooled connections) in use.")
@@ -172,7 +172,7 @@ class StateCollector(Collector):
     def describe(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(*_POOL_IN_USE, labels=["region"])
         yield GaugeMetricFamily(*_POOL_CAPACITY, labels=["region"])
-        yield GaugeMetricFamily(*_BREAKER, labels=["region"])
+        yield GaugeMetricFamily(*_BREAKER, labels=["region", "model"])
         yield GaugeMetricFamily(*_CATALOG_AGE)
         yield GaugeMetricFamily(*_CATALOG_MODELS)
         yield GaugeMetricFamily(*_STREAM_CAPACITY)
@@ -187,9 +187,9 @@ class StateCollector(Collector):
         yield in_use
         yield capacity
 
-        breaker = GaugeMetricFamily(*_BREAKER, labels=["region"])
-        for region, state in sorted((_read(self._breakers, "breakers") or {}).items()):
-            breaker.add_metric([region], state)
+        breaker = GaugeMetricFamily(*_BREAKER, labels=["region", "model"])
+        for (region, model), state in sorted((_read(self._breakers, "breakers") or {}).items()):
+            breaker.add_metric([region, model], state)
         yield breaker
 
         age = GaugeMetricFamily(*_CATALOG_AGE)

@@ -266,9 +266,19 @@ class GatewayMetrics:
     ) -> None:
         """Callables read at scrape time, on the scraping thread (the event loop for our listener).
 
-        pools: region -> (in_use, capacity); breakers: region -> 0 closed / 1 half-open / 2 open;
+        pools: region -> (in_use, capacity); breakers: (region, model id) -> 0 closed / 1
+        half-open / 2 open;
         catalog: (seconds since the last successful refresh or None, model count).
         """
+        def breaker_series() -> dict[tuple[str, str], int]:
+            # Model ids outside the catalog fold into `other`; the worst state wins.
+            series: dict[tuple[str, str], int] = {}
+            for (region, model), state in breakers().items():
+                key = (self._region(region), self.model_label(model))
+                series[key] = max(state, series.get(key, 0))
+            return series
+
         self.state.set_sources(
-            pools=pools, breakers=breakers, catalog=catalog, stream_capacity=stream_capacity
+            pools=pools, breakers=breaker_series, catalog=catalog,
+            stream_capacity=stream_capacity,
         )

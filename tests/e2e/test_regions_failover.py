@@ -128,20 +128,21 @@ async def test_mid_stream_fault_does_not_fail_over(make_gateway, emulator):
     assert regions_seen(await emulator.stats(), "converse-stream") == ["us-east-1"]
 
 
-# --- the circuit breaker ----------------------------------------------------------------------
+# --- the circuit breaker (per region and model; see also test_resilience.py) ----------------
 
-async def test_breaker_opens_skips_the_region_then_probes_and_closes(make_gateway, emulator):
+async def test_breaker_opens_on_5xx_skips_the_region_then_probes_and_closes(make_gateway,
+                                                                            emulator):
     gateway = await make_gateway(bedrock_regions=TWO_REGIONS, breaker_failure_threshold=2,
                                  breaker_cooldown_seconds=0.5, bedrock_max_attempts=1)
     await emulator.add_fault(region="us-east-1", operation="converse",
-                             error="ThrottlingException")
+                             error="ServiceUnavailableException")
     async with gateway.client() as client:
         for _ in range(2):
             assert await ask(client)
         assert regions_seen(await emulator.stats(), "converse") == [
             "us-east-1", "us-west-2", "us-east-1", "us-west-2"]
         await emulator.reset()  # clears the fault and the request log
-        # Open: the primary is skipped without a call, though it would answer now.
+        # Open: the primary is skipped without a call while us-west-2 is healthy.
         for _ in range(2):
             assert await ask(client)
         assert regions_seen(await emulator.stats(), "converse") == ["us-west-2", "us-west-2"]
@@ -157,14 +158,15 @@ async def test_breaker_half_open_admits_one_probe_and_a_failed_probe_reopens(
         make_gateway, emulator):
     gateway = await make_gateway(bedrock_regions=TWO_REGIONS, breaker_failure_threshold=2,
                                  breaker_cooldown_seconds=0.5, bedrock_max_attempts=1)
-    throttle = {"region": "us-east-1", "operation": "converse", "error": "ThrottlingException"}
-    await emulator.add_fault(**throttle)
+    fault = {"region": "us-east-1", "operation": "converse",
+             "error": "InternalServerException"}
+    await emulator.add_fault(**fault)
     async with gateway.client() as client:
         for _ in range(2):
-            assert await ask(client)  # two failures in us-east-1: open
+            assert await ask(client)  # two faults in us-east-1: open
         await asyncio.sleep(0.6)
         await emulator.reset()
-        await emulator.add_fault(**throttle)  # still throttling when the probe comes
+        await emulator.add_fault(**fault)  # still failing when the probe comes
         assert await ask(client)  # the probe fails, us-west-2 answers
         assert await ask(client)  # open again: us-east-1 is not tried
         assert regions_seen(await emulator.stats(), "converse") == [
@@ -183,21 +185,34 @@ async def test_breaker_half_open_admits_one_probe_and_a_failed_probe_reopens(
         assert regions_seen(await emulator.stats(), "converse") == ["us-east-1"]
 
 
-async def test_every_region_open_is_503_with_retry_after_and_no_call(make_gateway, emulator):
+async def test_every_region_open_still_calls_bedrock_never_503_by_itself(make_gateway,
+                                                                         emulator):
+    # The old breaker answered `503 regions_unavailable` here without calling Bedrock. Now the
+    # region whose cooldown ends first is called anyway (panic), and its answer is the answer.
     gateway = await make_gateway(bedrock_regions=TWO_REGIONS, breaker_failure_threshold=2,
                                  breaker_cooldown_seconds=30, bedrock_max_attempts=1)
-    await emulator.add_fault(region="*", operation="converse", error="ThrottlingException")
+    await emulator.add_fault(region="*", operation="converse", error="InternalServerException")
     async with gateway.client() as client:
         for _ in range(2):
-            with pytest.raises(openai.RateLimitError):
+            with pytest.raises(openai.APIStatusError) as info:
                 await ask(client)
+            assert info.value.status_code == 502
         await emulator.reset()
-        with pytest.raises(openai.APIStatusError) as info:
-            await ask(client)
-    assert info.value.status_code == 503
-    assert info.value.body["code"] == "regions_unavailable"
-    assert 1 <= int(info.value.response.headers["Retry-After"]) <= 30
-    assert regions_seen(await emulator.stats(), "converse") == []
+        assert await ask(client) == "".join(reply_chunks("hi", 3))
+    assert regions_seen(await emulator.stats(), "converse") == ["us-east-1"]
+
+
+async def test_throttling_never_opens_a_breaker(make_gateway, emulator):
+    gateway = await make_gateway(bedrock_regions=TWO_REGIONS, breaker_failure_threshold=2,
+                                 bedrock_max_attempts=1, throttle_backoff_seconds=0)
+    await emulator.add_fault(region="us-east-1", operation="converse",
+                             error="ThrottlingException")
+    async with gateway.client() as client:
+        for _ in range(6):
+            assert await ask(client)
+        # Backoff off: every request tries the primary first, is throttled, fails over.
+        assert regions_seen(await emulator.stats(), "converse") == [
+            "us-east-1", "us-west-2"] * 6
 
 
 # --- models only where they are ---------------------------------------------------------------

@@ -66,7 +66,7 @@ def workload(m: GatewayMetrics) -> None:
     m.client_disconnected("chat")
     m.set_state_sources(
         pools=lambda: {"us-east-1": (3, 10), "us-west-2": (0, 10)},
-        breakers=lambda: {"us-east-1": 2, "us-west-2": 0},
+        breakers=lambda: {("us-east-1", MODEL): 2, ("us-west-2", MODEL): 0},
         catalog=lambda: (12.5, 42),
         stream_capacity=512,
     )
@@ -109,7 +109,8 @@ def test_values_after_workload() -> None:
         ("error_code", "throttled"), ("operation", "ConverseStream"), ("region", "us-east-1")))] == 1
     assert value[("bedrock_gateway_bedrock_calls_total", (
         ("operation", "ConverseStream"), ("outcome", "ok"), ("region", "us-west-2")))] == 1
-    assert value[("bedrock_gateway_circuit_breaker_state", (("region", "us-east-1"),))] == 2
+    assert value[("bedrock_gateway_circuit_breaker_state",
+                  (("model", MODEL), ("region", "us-east-1")))] == 2
     assert value[("bedrock_gateway_pool_in_use", (("region", "us-east-1"),))] == 3
     assert value[("bedrock_gateway_catalog_models", ())] == 42
     assert value[("bedrock_gateway_stream_capacity", ())] == 512
@@ -222,13 +223,26 @@ def test_state_source_failure_does_not_break_the_scrape() -> None:
     def broken() -> dict:
         raise RuntimeError("boom")
 
-    m.set_state_sources(pools=broken, breakers=lambda: {"eu-west-1": 1},
+    m.set_state_sources(pools=broken, breakers=lambda: {("eu-west-1", MODEL): 1},
                         catalog=lambda: (None, 0), stream_capacity=8)
     f = scrape(m)
     assert not f["bedrock_gateway_pool_in_use"].samples
     assert f["bedrock_gateway_circuit_breaker_state"].samples[0].value == 1
     assert not f["bedrock_gateway_catalog_age_seconds"].samples  # never refreshed: no sample
     assert f["bedrock_gateway_catalog_models"].samples[0].value == 0
+
+
+def test_breaker_model_label_is_bounded_and_keeps_the_worst_state() -> None:
+    m = GatewayMetrics("x")
+    m.set_known_models([MODEL])
+    m.set_state_sources(
+        pools=dict, catalog=lambda: (None, 0), stream_capacity=8,
+        breakers=lambda: {("us-east-1", MODEL): 0, ("us-east-1", "custom.a"): 1,
+                          ("us-east-1", "custom.b"): 2, ("us-east-1", "custom.c"): 0})
+    samples = {tuple(sorted(s.labels.items())): s.value
+               for s in scrape(m)["bedrock_gateway_circuit_breaker_state"].samples}
+    assert samples == {(("model", MODEL), ("region", "us-east-1")): 0,
+                       (("model", "other"), ("region", "us-east-1")): 2}
 
 
 def test_apps_have_independent_registries() -> None:
