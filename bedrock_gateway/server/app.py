@@ -30,7 +30,14 @@ from bedrock_gateway.server import keys
 from bedrock_gateway.server.images import ImageFetcher
 from bedrock_gateway.server.lifecycle import Lifecycle
 from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
-from bedrock_gateway.server.routes import chat, embeddings, health, models
+from bedrock_gateway.server.routes import (
+    bedrock_invoke,
+    chat,
+    embeddings,
+    health,
+    messages,
+    models,
+)
 from bedrock_gateway.server.telemetry import Telemetry
 from bedrock_gateway.settings import Settings
 
@@ -71,6 +78,12 @@ def _add_routes(app: web.Application, settings: Settings) -> None:
         app.router.add_post(f"{prefix}/embeddings", embeddings.create_embeddings)
         app.router.add_get(f"{prefix}/models", models.list_models)
         app.router.add_get(f"{prefix}/models/{{model_id:.+}}", models.get_model)
+        app.router.add_post(f"{prefix}/messages", messages.create_message)
+        app.router.add_post(f"{prefix}/messages/count_tokens", messages.count_tokens)
+    bedrock = settings.bedrock_route_prefix.rstrip("/")
+    app.router.add_post(f"{bedrock}/model/{{model_id}}/invoke", bedrock_invoke.invoke)
+    app.router.add_post(f"{bedrock}/model/{{model_id}}/invoke-with-response-stream",
+                        bedrock_invoke.invoke_with_response_stream)
 
 
 def _catalog_refresher(settings: Settings, app: web.Application) -> CatalogRefresher:

@@ -31,6 +31,7 @@ class RequestContext:
     bytes_sent: int = 0
     disconnected: bool = False
     span: Any = None
+    session_id: str | None = None  # X-Claude-Code-Session-Id, when sane
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

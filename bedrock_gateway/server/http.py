@@ -9,6 +9,8 @@ from bedrock_gateway.errors import (
     GatewayError,
     InvalidRequestError,
     RequestTooLargeError,
+    anthropic_error,
+    bedrock_error,
 )
 from bedrock_gateway.server.keys import SETTINGS
 
@@ -18,10 +20,33 @@ def json_response(data: object, status: int = 200, headers: dict | None = None) 
                         content_type="application/json")
 
 
-def error_response(error: GatewayError) -> web.Response:
+# The client protocols whose error shapes differ (errors.py renders each).
+OPENAI, ANTHROPIC, BEDROCK = "openai", "anthropic", "bedrock"
+
+
+def error_protocol(request: web.Request) -> str:
+    """Which protocol's error shape a request gets: Bedrock's under the Bedrock prefix,
+    Anthropic's on the Messages paths or when the client sent `anthropic-version`."""
+    path = request.path
+    if path.startswith(request.app[SETTINGS].bedrock_route_prefix.rstrip("/") + "/"):
+        return BEDROCK
+    if path.endswith(("/messages", "/messages/count_tokens")) \
+            or "anthropic-version" in request.headers:
+        return ANTHROPIC
+    return OPENAI
+
+
+def error_response(error: GatewayError, protocol: str = OPENAI) -> web.Response:
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if protocol == ANTHROPIC:
+        status, body = anthropic_error(error)
+        return json_response(body, status=status, headers=headers)
+    if protocol == BEDROCK:
+        status, name, body = bedrock_error(error)
+        headers["x-amzn-ErrorType"] = name
+        return json_response(body, status=status, headers=headers)
     return json_response(error.body(), status=error.status, headers=headers)
 
 

@@ -38,6 +38,8 @@ class SseWriter:
         await response.prepare(request)
         return cls(response)
 
+    encode = staticmethod(encode_chunks)
+
     async def write(self, data: bytes) -> None:
         self.bytes_sent += len(data)
         await self.response.write(data)

@@ -1,4 +1,5 @@
-"""Pumps one Bedrock ConverseStream into one SSE response.
+"""Pumps one Bedrock stream (ConverseStream, InvokeModelWithResponseStream) into one streamed
+response, framed by the client protocol's writer (OpenAI SSE by default).
 
 Each upstream event is translated and written at once. While no event has arrived yet, comment
 heartbeats keep load balancers from cutting the idle connection. A stream that stays silent for
@@ -24,7 +25,7 @@ from bedrock_gateway.errors import (
 )
 from bedrock_gateway.server.context import RequestContext
 from bedrock_gateway.server.lifecycle import Lifecycle
-from bedrock_gateway.server.sse import SseWriter, encode_chunks
+from bedrock_gateway.server.sse import SseWriter
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,26 @@ class ChunkSource(Protocol):
     def feed(self, event: dict) -> list[dict]: ...
 
     def finish(self) -> list[dict]: ...
+
+
+class StreamWriter(Protocol):
+    """One protocol's stream framing (OpenAI SSE by default; see sse.py for the contract)."""
+
+    response: web.StreamResponse
+    bytes_sent: int
+
+    @classmethod
+    async def open(cls, request: web.Request) -> StreamWriter: ...
+
+    def encode(self, chunks: list) -> bytes: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def heartbeat(self) -> None: ...
+
+    async def done(self) -> None: ...
+
+    async def error(self, error: GatewayError) -> None: ...
 
 
 class ChunkTimer(Protocol):
@@ -50,7 +71,7 @@ def _idle_error(seconds: float) -> UpstreamTimeoutError:
     )
 
 
-async def _first_event(upstream: UpstreamStream, writer: SseWriter, heartbeat_s: float,
+async def _first_event(upstream: UpstreamStream, writer: StreamWriter, heartbeat_s: float,
                        idle_s: float) -> dict | None:
     """Wait for the first event, sending heartbeats meanwhile (one task for the whole wait)."""
     pending = asyncio.ensure_future(upstream.next_event())
@@ -82,11 +103,12 @@ async def pump_stream(
     heartbeat_s: float,
     idle_s: float,
     chunk_timer: ChunkTimer | None = None,
+    writer_type: type[StreamWriter] = SseWriter,
 ) -> web.StreamResponse:
     session = lifecycle.stream_opened()
-    writer: SseWriter | None = None
+    writer: StreamWriter | None = None
     try:
-        writer = await SseWriter.open(request)
+        writer = await writer_type.open(request)
         event = await _first_event(upstream, writer, heartbeat_s, idle_s)
         loop = asyncio.get_running_loop()
         # Re-arming the idle timer on every event would cost a timer per chunk; re-arm at most
@@ -97,7 +119,7 @@ async def pump_stream(
             while event is not None:
                 chunks = translator.feed(event)
                 if chunks:
-                    await writer.write(encode_chunks(chunks))
+                    await writer.write(writer.encode(chunks))
                     now = time.perf_counter()
                     if ctx.ttft_s is None and translator.first_content_emitted:
                         ctx.ttft_s = now - ctx.started
@@ -110,7 +132,7 @@ async def pump_stream(
                     armed_at = now_loop
         tail = translator.finish()
         if tail:
-            await writer.write(encode_chunks(tail))
+            await writer.write(writer.encode(tail))
         await writer.done()
     except TimeoutError:
         await _end_with_error(ctx, writer, _idle_error(idle_s))
@@ -143,7 +165,7 @@ async def pump_stream(
     return writer.response if writer is not None else web.Response(status=499)
 
 
-async def _end_with_error(ctx: RequestContext, writer: SseWriter | None,
+async def _end_with_error(ctx: RequestContext, writer: StreamWriter | None,
                           error: GatewayError) -> None:
     ctx.error_code = error.code
     if writer is None:

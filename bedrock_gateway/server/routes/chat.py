@@ -32,7 +32,6 @@ from bedrock_gateway.translate.chat import (
 )
 from bedrock_gateway.translate.stream import ChunkTranslator
 
-
 # Model names longer than this are not Bedrock ids; they are cut before they reach logs.
 _MODEL_NAME_LIMIT = 256
 
@@ -49,7 +48,7 @@ def translate_options(settings: Settings, native_structured_output: bool) -> Tra
     )
 
 
-async def _fetch_remote_images(app: web.Application, urls: dict[str, str]) -> dict:
+async def fetch_remote_images(app: web.Application, urls: dict[str, str]) -> dict:
     """{url: (bytes, format)}; `urls` maps each URL to the param a fetch error names."""
     if not urls:
         return {}
@@ -77,7 +76,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     try:
         options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
         caps = capabilities_for(entry.base_model_id or entry.id)
-        images = await _fetch_remote_images(app, remote_image_urls(chat))
+        images = await fetch_remote_images(app, remote_image_urls(chat))
         kwargs = to_converse_kwargs(chat, model_id=entry.id, caps=caps, options=options,
                                     fetched_images=images)
         structured_tool = structured_output_tool_name(chat, caps, options)
