@@ -1,7 +1,7 @@
 """Fault rules, set through the control API, applied per request by region, operation and model.
 
 A rule (JSON): `{"region": "us-east-1" | "*", "operation": "converse" | "converse-stream" |
-"invoke" | "invoke-stream" | "list-foundation-models" | "list-inference-profiles" | "*",
+"invoke" | "invoke-stream" | "count-tokens" | "list-foundation-models" | "list-inference-profiles" | "*",
 "model": optional id (matches the id as requested or the foundation model it reaches),
 and effects: "error": PascalCase code (pre-stream error response) | "stream_error": lowerCamel
 member with "error_after": N events | "stall_s": S with "stall_after": N | "delay_ms": X (pause
@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import lower_camel, pascal_case
 
-OPERATIONS = ("converse", "converse-stream", "invoke", "invoke-stream",
+OPERATIONS = ("converse", "converse-stream", "invoke", "invoke-stream", "count-tokens",
               "list-foundation-models", "list-inference-profiles")
 _FIELDS = ("region", "operation", "model", "error", "stream_error", "error_after", "stall_s",
            "stall_after", "delay_ms", "latency_ms", "times")

@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar
 
 import orjson
 from aiohttp import web
@@ -34,7 +37,7 @@ EVENTSTREAM_HEADERS = {"Content-Type": "application/vnd.amazon.eventstream",
 class _Writer:
     __slots__ = ("bytes_sent", "finished", "response")
 
-    headers: dict[str, str] = {}
+    headers: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     def __init__(self, response: web.StreamResponse) -> None:
         self.response = response

@@ -101,7 +101,8 @@ def test_values_after_workload() -> None:
     value = {(s.name, tuple(sorted(s.labels.items()))): s.value
              for fam in f.values() for s in fam.samples}
     assert value[("bedrock_gateway_requests_total", (
-        ("error_code", "none"), ("model", MODEL), ("route", "chat"), ("status_class", "2xx")))] == 1
+        ("api", "chat_completions"), ("error_code", "none"), ("model", MODEL), ("route", "chat"),
+        ("status_class", "2xx")))] == 1
     assert value[("bedrock_gateway_inflight_streams", ())] == 0
     assert value[("bedrock_gateway_tokens_total", (("kind", "cache_read"), ("model", MODEL)))] == 5
     assert value[("bedrock_gateway_bedrock_errors_total", (
