@@ -15,12 +15,13 @@ help:
 	@echo "make bench  - benchmark, writes bench-results/"
 	@echo "make image  - build docker/Dockerfile (needs a Docker engine)"
 
-# The lock pins aiobotocore 3.10 under aioboto3 15.5 (whose own pin is stale: DESIGN.md §3), so
-# it is installed with --no-deps: a fresh machine gets exactly the tested set.
+# requirements/dev-lock.txt is the hashed resolver output (runtime pins + test tools), so pip
+# installs exactly the tested set and `pip check` holds; the package itself goes on top, editable.
 $(STAMP): requirements/lock.txt requirements/dev-lock.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements/lock.txt -r requirements/dev-lock.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev-lock.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -42,6 +43,7 @@ lint: venv
 	$(BIN)/ruff check bedrock_gateway tests scripts bench
 
 test: venv tools
+	$(BIN)/python -m pip check
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 

@@ -37,7 +37,7 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # botocore's debug output includes request headers and bodies (prompts): keep it quiet.
-    for noisy in ("botocore", "aiobotocore", "aioboto3", "urllib3"):
+    for noisy in ("botocore", "aiobotocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

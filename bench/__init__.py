@@ -2,5 +2,5 @@
 
 The emulator and the gateway(s) run as subprocesses on loopback; this process is the load
 generator. Every figure is measured side by side with a "floor": the same Bedrock call made
-directly with aioboto3, so the overhead column is what the gateway adds.
+directly with aiobotocore, so the overhead column is what the gateway adds.
 """

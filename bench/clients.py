@@ -1,4 +1,4 @@
-"""The two ways to make each call: the floor (aioboto3 straight to the emulator) and the gateway
+"""The two ways to make each call: the floor (aiobotocore straight to the emulator) and the gateway
 (a raw aiohttp client speaking OpenAI). Each call returns a `Result` and never raises (a phase's
 own cancellation aside), so a load run always ends with every request accounted for.
 """
@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import Self
 
-import aioboto3
 import aiohttp
 import orjson
 from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
 
 CHAT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 EMBED_MODEL = "cohere.embed-english-v3"
@@ -44,11 +44,11 @@ def _fail(started: float, exc: BaseException, ttft: float | None = None, chunks:
 
 
 class FloorClient:
-    """One long-lived aioboto3 bedrock-runtime client; the endpoint comes from the environment
+    """One long-lived aiobotocore bedrock-runtime client; the endpoint comes from the environment
     (AWS_ENDPOINT_URL_BEDROCK_RUNTIME), exactly as the gateway's does."""
 
     def __init__(self, region: str = "us-east-1") -> None:
-        self._session = aioboto3.Session()
+        self._session = get_session()
         self._region = region
         self._cm = None
         self.client = None
@@ -56,7 +56,7 @@ class FloorClient:
     async def __aenter__(self) -> Self:
         config = AioConfig(max_pool_connections=1200, connect_timeout=10, read_timeout=120,
                            retries={"mode": "standard", "total_max_attempts": 1})
-        self._cm = self._session.client("bedrock-runtime", region_name=self._region, config=config)
+        self._cm = self._session.create_client("bedrock-runtime", region_name=self._region, config=config)
         self.client = await self._cm.__aenter__()
         return self
 

@@ -10,6 +10,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# Wait for another apt/dpkg run (an unattended upgrade, a parallel install) instead of failing.
+APT_WAIT=(-o DPkg::Lock::Timeout=600)
 PYTHON=${PYTHON:-.venv/bin/python}
 failed=0
 
@@ -33,8 +35,8 @@ elif ! command -v apt-get >/dev/null 2>&1; then
   fail "promtool is missing and apt-get is not available: install Prometheus's promtool (Debian/Ubuntu package 'prometheus') and put it on PATH"
 else
   say "installing promtool (Debian package 'prometheus')"
-  if as_root apt-get update -qq \
-     && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+  if as_root apt-get "${APT_WAIT[@]}" update -qq \
+     && as_root env DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -qq --no-install-recommends prometheus \
      && command -v promtool >/dev/null 2>&1; then
     say "promtool installed: $(promtool --version 2>&1 | head -n1)"
   else
@@ -47,9 +49,9 @@ if ! command -v kubectl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; t
   # The `kubectl` package where an apt source offers it (Debian's own kubernetes-client is
   # too old: kustomize v2).
   say "kubectl missing: trying apt-get install kubectl"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl >/dev/null 2>&1 \
-    || (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq kubectl >/dev/null 2>&1) || true
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -qq kubectl >/dev/null 2>&1 \
+    || (as_root apt-get "${APT_WAIT[@]}" update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get "${APT_WAIT[@]}" install -y -qq kubectl >/dev/null 2>&1) || true
 fi
 if ! command -v kubectl >/dev/null 2>&1; then
   fail "kubectl is missing: install kubectl >= 1.27 (kustomize v5 built in); it is used offline, as 'kubectl kustomize'"

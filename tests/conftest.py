@@ -1,6 +1,6 @@
 """Shared fixtures: the Bedrock emulator as a real separate process, and real gateways over HTTP.
 
-The gateway under test is the real aiohttp app with the real aioboto3/botocore stack; it reaches
+The gateway under test is the real aiohttp app with the real aiobotocore/botocore stack; it reaches
 the emulator through the standard AWS_ENDPOINT_URL_* variables, exactly as in `make demo`.
 """
 

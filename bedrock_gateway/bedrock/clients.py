@@ -1,6 +1,11 @@
-"""Every Bedrock client the gateway builds, in one place: one aioboto3 session, and per region one
+"""Every AWS client the gateway builds, in one place: one aiobotocore session, and per region one
 `bedrock-runtime` and one `bedrock` (control plane) client, created at start-up and closed at
-shutdown. Swapping the SDK, or its configuration, is a change to this module only.
+shutdown (plus Secrets Manager / SSM clients when a key source needs them). Swapping the SDK, or
+its configuration, is a change to this module only.
+
+aiobotocore is used directly (not through aioboto3, whose newest release pins an old aiobotocore
+and so an old botocore without Converse's `outputConfig`): `get_session().create_client(...)` is
+the same design, one long-lived client per (service, region).
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import aioboto3
 from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
 
 from bedrock_gateway.errors import OverloadedError
 from bedrock_gateway.settings import Settings
@@ -89,23 +94,29 @@ def control_config(settings: Settings) -> AioConfig:
     )
 
 
+def new_session() -> AioSession:
+    """The process's one AWS session: credentials from the default chain (env, profile, IRSA,
+    EKS Pod Identity), resolved once and refreshed by botocore, shared by every client."""
+    return get_session()
+
+
 @asynccontextmanager
-async def open_region_clients(settings: Settings):
+async def open_region_clients(settings: Settings, session: AioSession | None = None):
     """Yield {region: RegionClients}; every client is closed when the context exits.
 
     Endpoints are never passed explicitly, so the standard AWS_ENDPOINT_URL_BEDROCK_RUNTIME /
     AWS_ENDPOINT_URL_BEDROCK variables keep working; credentials come from the default chain.
     """
-    session = aioboto3.Session()
+    session = session or new_session()
     async with AsyncExitStack() as stack:
         clients: dict[str, RegionClients] = {}
         run_cfg, ctl_cfg = runtime_config(settings), control_config(settings)
         for region in settings.regions:
             runtime = await stack.enter_async_context(
-                session.client("bedrock-runtime", region_name=region, config=run_cfg)
+                session.create_client("bedrock-runtime", region_name=region, config=run_cfg)
             )
             control = await stack.enter_async_context(
-                session.client("bedrock", region_name=region, config=ctl_cfg)
+                session.create_client("bedrock", region_name=region, config=ctl_cfg)
             )
             slots = RegionSlots(settings.max_streams_per_region,
                                 settings.region_queue_timeout_seconds)
@@ -114,12 +125,13 @@ async def open_region_clients(settings: Settings):
 
 
 @asynccontextmanager
-async def open_secret_clients(region: str):
+async def open_secret_clients(region: str, session: AioSession | None = None):
     """Secrets Manager and SSM clients for API-key sources, only when such a source is set."""
-    session = aioboto3.Session()
+    session = session or new_session()
     async with AsyncExitStack() as stack:
-        sm = await stack.enter_async_context(session.client("secretsmanager", region_name=region))
-        ssm = await stack.enter_async_context(session.client("ssm", region_name=region))
+        sm = await stack.enter_async_context(
+            session.create_client("secretsmanager", region_name=region))
+        ssm = await stack.enter_async_context(session.create_client("ssm", region_name=region))
         yield sm, ssm
 
 

@@ -19,6 +19,7 @@ from bedrock_gateway.bedrock.catalog import (
     load_aliases,
 )
 from bedrock_gateway.bedrock.clients import (
+    new_session,
     open_region_clients,
     open_secret_clients,
     supports_native_structured_output,
@@ -59,6 +60,7 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         middlewares=[telemetry.middleware, error_middleware, auth_middleware],
     )
     app[keys.SETTINGS] = settings
+    app[keys.AWS_SESSION] = new_session()
     app[keys.TELEMETRY] = telemetry
     app[keys.LIFECYCLE] = Lifecycle(settings.max_concurrent_requests)
     app[keys.KEYSTORE] = ApiKeyStore(settings.api_keys)
@@ -103,7 +105,7 @@ def _catalog_refresher(settings: Settings, app: web.Application) -> CatalogRefre
 
 async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    async with open_region_clients(settings) as clients:
+    async with open_region_clients(settings, app[keys.AWS_SESSION]) as clients:
         breakers = {
             region: CircuitBreaker(failure_threshold=settings.breaker_failure_threshold,
                                    cooldown_s=settings.breaker_cooldown_seconds)
@@ -127,7 +129,8 @@ async def _keys_ctx(app: web.Application) -> AsyncIterator[None]:
             store.add_source("API_KEY_FILE", ApiKeyFile(settings.api_key_file).load,
                              KEY_FILE_POLL_SECONDS)
         if settings.api_key_secret_arn or settings.api_key_param_name:
-            sm, ssm = await stack.enter_async_context(open_secret_clients(settings.regions[0]))
+            sm, ssm = await stack.enter_async_context(
+                open_secret_clients(settings.regions[0], app[keys.AWS_SESSION]))
             if settings.api_key_secret_arn:
                 arn = settings.api_key_secret_arn
                 store.add_source("API_KEY_SECRET_ARN", lambda: secret_api_keys(sm, arn),

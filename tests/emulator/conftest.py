@@ -1,4 +1,4 @@
-"""Fixtures: an in-process emulator on a free port, and real aioboto3 clients pointed at it."""
+"""Fixtures: an in-process emulator on a free port, and real aiobotocore clients pointed at it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
-import aioboto3
 import pytest
+from aiobotocore.session import AioSession, get_session
 from botocore.config import Config
 from emu_support import Emu
 
@@ -22,8 +22,10 @@ def _plain_sigv4(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def aws_session() -> aioboto3.Session:
-    return aioboto3.Session(aws_access_key_id="test", aws_secret_access_key="test")
+def aws_session() -> AioSession:
+    session = get_session()
+    session.set_credentials("test", "test")
+    return session
 
 
 @pytest.fixture
@@ -44,14 +46,14 @@ ClientFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def make_client(emu: Emu, aws_session: aioboto3.Session) -> AsyncIterator[ClientFactory]:
+async def make_client(emu: Emu, aws_session: AioSession) -> AsyncIterator[ClientFactory]:
     """`await make_client(service="bedrock-runtime", region="us-east-1", **config)`."""
     async with AsyncExitStack() as stack:
         async def make(service: str = "bedrock-runtime", region: str = "us-east-1",
                        **config: Any) -> Any:
             options = {"retries": {"mode": "standard", "total_max_attempts": 1},
                        "read_timeout": 10, **config}
-            return await stack.enter_async_context(aws_session.client(
+            return await stack.enter_async_context(aws_session.create_client(
                 service, region_name=region, endpoint_url=emu.base_url,
                 config=Config(**options)))
 

@@ -112,7 +112,7 @@ async def test_replaced_catalog_is_served(aws_session):
         pytest.skip("the gateway's catalog fixtures are not here")
     runner, url = await start_emulator(EmulatorConfig(catalog=load_catalog(fixture), chunks=2))
     try:  # the gateway's catalog fixtures load as they are
-        async with aws_session.client("bedrock-runtime", region_name="us-east-1",
+        async with aws_session.create_client("bedrock-runtime", region_name="us-east-1",
                                       endpoint_url=url) as runtime:
             response = await runtime.converse(modelId=HAIKU, messages=user("hi"))
             assert response["output"]["message"]["content"][0]["text"] == "Echo: hi"
@@ -134,11 +134,11 @@ async def test_main_prints_its_url_and_serves(tmp_path: Path, aws_session):
     try:
         line = (await asyncio.wait_for(process.stdout.readline(), 15)).decode()
         url = re.search(r"emulator listening on (http://127\.0\.0\.1:\d+)", line).group(1)
-        async with aws_session.client("bedrock-runtime", region_name="us-east-1",
+        async with aws_session.create_client("bedrock-runtime", region_name="us-east-1",
                                       endpoint_url=url) as runtime:
             response = await runtime.converse(modelId=HAIKU, messages=user("a b"))
             assert response["output"]["message"]["content"][0]["text"] == "Echo: a b"
-        async with aws_session.client("bedrock", region_name="us-east-1",
+        async with aws_session.create_client("bedrock", region_name="us-east-1",
                                       endpoint_url=url) as control:
             models = (await control.list_foundation_models())["modelSummaries"]
             assert [m["modelId"] for m in models] == [HAIKU]

@@ -1,4 +1,4 @@
-"""Converse and ConverseStream through the real aioboto3 client: replies and every directive."""
+"""Converse and ConverseStream through the real aiobotocore client: replies and every directive."""
 
 from __future__ import annotations
 
