@@ -1,5 +1,5 @@
 """Bedrock's own InvokeModel API served by the gateway under `/bedrock`, driven by the unmodified
-AWS SDK (aioboto3/botocore) with the gateway's key instead of SigV4: bodies and the binary event
+AWS SDK (aiobotocore/botocore) with the gateway's key instead of SigV4: bodies and the binary event
 stream pass through, errors come back as Bedrock's exceptions."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from contextlib import asynccontextmanager
 
-import aioboto3
 import pytest
+from aiobotocore.session import get_session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError, EventStreamError
@@ -25,11 +25,12 @@ BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100,
 @asynccontextmanager
 async def bedrock_client(gateway, header: str = "Authorization", key: str = TEST_KEY):
     """bedrock-runtime pointed at the gateway, sending the gateway key instead of signing."""
-    session = aioboto3.Session(aws_access_key_id="unused", aws_secret_access_key="unused")
+    session = get_session()
+    session.set_credentials("unused", "unused")
     config = Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1},
                     read_timeout=30)
-    async with session.client("bedrock-runtime", region_name="us-east-1", config=config,
-                              endpoint_url=gateway.root + "/bedrock") as client:
+    async with session.create_client("bedrock-runtime", region_name="us-east-1", config=config,
+                                     endpoint_url=gateway.root + "/bedrock") as client:
         value = f"Bearer {key}" if header == "Authorization" else key
 
         def add_key(request, **_):
