@@ -86,6 +86,9 @@ def _block(block: Any, where: str) -> list[dict[str, Any]]:
     if kind == "redacted_thinking":
         _decode(block.get("data"), f"{where}.data")
         return []
+    if kind == "search_result":  # newer than Converse: only the Anthropic body carries it
+        texts = [p.get("text", "") for p in block.get("content") or () if isinstance(p, Mapping)]
+        return [{"text": " ".join(texts)}] if any(t.strip() for t in texts) else []
     raise validation(f"{where}.type: Input tag '{kind}' found using 'type' does not match any "
                      "of the expected tags")
 

@@ -351,3 +351,20 @@ async def test_ping_while_waiting_for_the_first_event(make_gateway, emulator):
                                       "messages": [{"role": "user", "content": "hi"}]})
     assert text.startswith('event: ping\ndata: {"type":"ping"}\n\n')
     assert "event: message_stop" in text
+
+
+async def test_new_forms_pass_through_to_claude_untouched(claude, emulator):
+    """Adaptive thinking, the effort setting and a block type Converse does not have reach
+    Bedrock as sent on the native path (the Converse path refuses the block: see the fixtures)."""
+    search = {"type": "search_result", "source": "https://example.com/doc", "title": "Doc",
+              "content": [{"type": "text", "text": "facts"}], "citations": {"enabled": True}}
+    message = await claude.messages.create(
+        model=SONNET, max_tokens=100, thinking={"type": "adaptive"},
+        extra_body={"output_config": {"effort": "low"}},
+        messages=[{"role": "user", "content": [search, {"type": "text",
+                                                        "text": "use it [[emu chunks=2]]"}]}])
+    assert message.content[-1].type == "text"
+    [call] = await invocations(emulator)
+    sent = call["request"]
+    assert sent["thinking"] == {"type": "adaptive"} and "output_config" in sent["fields"]
+    assert sent["messages"] == [{"role": "user", "blocks": ["search_result", "text"]}]
