@@ -86,7 +86,7 @@ async def handle_model(request: web.Request) -> web.StreamResponse:
     if operation.startswith("converse"):
         entry["request"] = converse_summary(body)
     if operation == "count-tokens":
-        return await _count_tokens(request, region, model, body)
+        return await _count_tokens(request, region, model, body, entry)
     target = resolve_model(app[CONFIG].catalog, region, model)
     if operation.startswith("invoke") and provider(target.model_id) == "anthropic":
         entry["request"] = anthropic_summary(body)
@@ -97,8 +97,8 @@ async def handle_model(request: web.Request) -> web.StreamResponse:
     return await _invoke(request, operation, body, target, effects)
 
 
-async def _count_tokens(request: web.Request, region: str, model: str,
-                        body: Any) -> web.Response:
+async def _count_tokens(request: web.Request, region: str, model: str, body: Any,
+                        entry: dict[str, Any]) -> web.Response:
     """CountTokens: Claude models only, for an `invokeModel` body (base64 in JSON)."""
     target = resolve_foundation_model(request.app[CONFIG].catalog, region, model)
     effects = request.app[FAULTS].take(region, "count-tokens", model, target.model_id)
@@ -112,7 +112,7 @@ async def _count_tokens(request: web.Request, region: str, model: str,
         raise validation("input.invokeModel.body: expected the base64 of a JSON body.") from None
     if not isinstance(document, dict):
         raise validation("input.invokeModel.body: expected a JSON object.")
-    request.app[STATS].recent[-1]["request"] = anthropic_summary(document)
+    entry["request"] = anthropic_summary(document)
     return web.Response(body=orjson.dumps({"inputTokens": count_input_tokens(document)}),
                         content_type="application/json",
                         headers={"x-amzn-RequestId": str(uuid.uuid4())})

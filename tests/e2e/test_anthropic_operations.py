@@ -1,10 +1,13 @@
 """What the gateway already did applies to the Messages API and the Bedrock format unchanged:
-failover across regions, idle timeouts, client disconnects, admission, the `api` metric label
-and the access log (with Claude Code's session id)."""
+failover across regions, idle timeouts, client disconnects, admission, the `api` metric label,
+the access log (with Claude Code's session id) and the SIGTERM drain."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 
 import aiohttp
 import anthropic
@@ -12,6 +15,7 @@ import orjson
 import pytest
 
 from tests.conftest import TEST_KEY
+from tests.e2e.test_graceful_shutdown import wait_ready
 from tests.e2e.test_telemetry_metrics import free_port, idle, wait_metrics
 
 SONNET = "claude-sonnet-4-5"
@@ -125,3 +129,37 @@ async def test_access_log_records_the_claude_code_session(make_gateway, emulator
     [line] = [x for x in lines if x["path"] == "/v1/messages"]
     assert line["session_id"] == "sess-1234" and line["status"] == 200
     assert line["tokens_out"] == 2 and line["model"] == SONNET
+
+
+async def read_messages_stream(session: aiohttp.ClientSession, url: str, content: str) -> list:
+    async with session.post(url, headers=HEADERS, json=body(content)) as response:
+        assert response.status == 200
+        text = (await response.read()).decode()
+    return [e.split("\n", 1)[0].removeprefix("event: ") for e in text.split("\n\n") if e]
+
+
+async def test_sigterm_drains_messages_streams(emulator):
+    port = free_port()
+    env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
+           "DRAIN_DELAY_SECONDS": "0.5", "SHUTDOWN_GRACE_SECONDS": "2", "ACCESS_LOG": "off"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(f"{base}/ready")
+        async with aiohttp.ClientSession() as session:
+            url = f"{base}/v1/messages"
+            short = asyncio.create_task(read_messages_stream(
+                session, url, "s [[emu chunks=10 delay_ms=100]]"))
+            long = asyncio.create_task(read_messages_stream(
+                session, url, "l [[emu chunks=200 delay_ms=100]]"))
+            await asyncio.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            assert (await short)[-1] == "message_stop"  # finished within the grace
+            assert (await long)[-1] == "error"  # ended, said so, never a hang
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
