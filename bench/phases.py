@@ -82,6 +82,13 @@ async def messages_stream(bench: Bench, concurrency: int, n: int) -> None:
     bench.results[f"messages_stream_c{concurrency}"] = {"floor": floor, "gateway": gateway}
 
 
+async def translation(bench: Bench) -> None:
+    """Per-stream protocol CPU in-process (see bench/translation.py): noise-free comparison."""
+    from bench.translation import translation_cpu_per_stream
+
+    bench.results["translation"] = translation_cpu_per_stream()
+
+
 async def stream_c1000(bench: Bench) -> None:
     n = bench.plan.stream_c1000
     child = bench.gateway_child

@@ -34,6 +34,12 @@ EVENTSTREAM_HEADERS = {"Content-Type": "application/vnd.amazon.eventstream",
                        "X-Amzn-Bedrock-Content-Type": "application/json"}
 
 
+def _encode_event(event: dict | tuple[str, bytes]) -> bytes:
+    if isinstance(event, tuple):
+        return b"event: " + event[0].encode() + b"\ndata: " + event[1] + b"\n\n"
+    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
 class _Writer:
     __slots__ = ("bytes_sent", "finished", "response")
 
@@ -63,9 +69,11 @@ class AnthropicSseWriter(_Writer):
     headers = SSE_HEADERS
 
     @staticmethod
-    def encode(events: list[dict]) -> bytes:
-        return b"".join(b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e)
-                        + b"\n\n" for e in events)
+    def encode(events: list) -> bytes:
+        """Events as dicts (translated) or (type, JSON bytes) pairs (relayed from Bedrock)."""
+        if len(events) == 1:  # the common case: one event per upstream event
+            return _encode_event(events[0])
+        return b"".join(map(_encode_event, events))
 
     async def heartbeat(self) -> None:
         await self.write(_PING)

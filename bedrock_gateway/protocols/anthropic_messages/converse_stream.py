@@ -75,8 +75,15 @@ class ConverseStreamTranslator:
                 "delta": delta}
 
     def feed(self, event: Mapping[str, Any]) -> list[dict]:
-        if "contentBlockDelta" in event:
-            return self._on_delta(event["contentBlockDelta"])
+        data = event.get("contentBlockDelta")
+        if data is not None:
+            # The hot path: more text for the text block already open.
+            index = data.get("contentBlockIndex", 0)
+            text = (data.get("delta") or {}).get("text")
+            if text is not None and self._open.get(index) == "text":
+                return [{"type": "content_block_delta", "index": self._index[index],
+                         "delta": {"type": "text_delta", "text": text}}]
+            return self._on_delta(data)
         if "contentBlockStart" in event:
             data = event["contentBlockStart"]
             use = (data.get("start") or {}).get("toolUse")

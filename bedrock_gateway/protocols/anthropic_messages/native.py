@@ -72,9 +72,15 @@ def count_tokens_body(req: MessagesRequest,
     return body
 
 
+# Bedrock's chunks are Anthropic's compact JSON with `type` first; most are text deltas, which
+# are passed on as received without being parsed (anything else is parsed, and re-encoded only
+# when something had to be removed).
+_DELTA_PREFIX = b'{"type":"content_block_delta"'
+
+
 class NativeStreamRelay:
-    """InvokeModelWithResponseStream events -> Anthropic events, passed as they come; records
-    the usage and stop reason for telemetry on the way."""
+    """InvokeModelWithResponseStream events -> Anthropic events, as (type, JSON bytes) pairs
+    passed as they come; records the usage and stop reason for telemetry on the way."""
 
     __slots__ = ("first_content_emitted", "stop_reason", "usage")
 
@@ -83,22 +89,26 @@ class NativeStreamRelay:
         self.usage = Usage()
         self.stop_reason: str | None = None
 
-    def feed(self, event: Mapping[str, Any]) -> list[dict]:
+    def feed(self, event: Mapping[str, Any]) -> list[tuple[str, bytes]]:
         chunk = event.get("chunk")
         if not chunk:
             return []
-        document = orjson.loads(chunk["bytes"])
-        kind = document.get("type")
+        data = chunk["bytes"]
+        if data.startswith(_DELTA_PREFIX):
+            self.first_content_emitted = True
+            return [("content_block_delta", data)]
+        document = orjson.loads(data)
+        kind = str(document.get("type"))
         if kind == "message_start":
             self.usage.update((document.get("message") or {}).get("usage"))
-        elif kind == "content_block_delta" or kind == "content_block_start":
+        elif kind in ("content_block_delta", "content_block_start"):
             self.first_content_emitted = True
         elif kind == "message_delta":
             self.usage.update(document.get("usage"))
             self.stop_reason = (document.get("delta") or {}).get("stop_reason")
-        elif kind == "message_stop":
-            document.pop(BEDROCK_METRICS_KEY, None)
-        return [document]
+        elif kind == "message_stop" and document.pop(BEDROCK_METRICS_KEY, None) is not None:
+            data = orjson.dumps(document)
+        return [(kind, data)]
 
-    def finish(self) -> list[dict]:
+    def finish(self) -> list[tuple[str, bytes]]:
         return []
