@@ -28,6 +28,7 @@ from bedrock_gateway.bedrock.listing import fetch_region_listing
 from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
 from bedrock_gateway.server import keys
+from bedrock_gateway.server.cors import Cors
 from bedrock_gateway.server.images import ImageFetcher
 from bedrock_gateway.server.lifecycle import Lifecycle
 from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
@@ -55,10 +56,16 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
             "No API key source is configured. Set API_KEY (or OPENAI_API_KEY), API_KEY_FILE, "
             "API_KEY_SECRET_ARN or API_KEY_PARAM_NAME; the gateway never runs without a key.")
     telemetry = Telemetry(settings, environ)
+    cors = Cors(settings.allowed_origins)
+    middlewares = [telemetry.middleware, error_middleware]
+    if cors.enabled:  # preflights are answered before authentication
+        middlewares.append(cors.preflight)
     app = web.Application(
         client_max_size=settings.max_request_body_bytes,
-        middlewares=[telemetry.middleware, error_middleware, auth_middleware],
+        middlewares=[*middlewares, auth_middleware],
     )
+    if cors.enabled:
+        app.on_response_prepare.append(cors.on_response_prepare)
     app[keys.SETTINGS] = settings
     app[keys.AWS_SESSION] = new_session()
     app[keys.TELEMETRY] = telemetry

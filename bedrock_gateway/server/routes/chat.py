@@ -45,6 +45,7 @@ def translate_options(settings: Settings, native_structured_output: bool) -> Tra
                            "medium": settings.reasoning_budget_medium,
                            "high": settings.reasoning_budget_high},
         native_structured_output_available=native_structured_output,
+        default_max_tokens=settings.default_max_tokens,
     )
 
 
@@ -70,6 +71,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     ctx.max_tokens = chat.max_tokens
     ctx.model = requested[:_MODEL_NAME_LIMIT]  # set first: an unknown model is still counted
     entry = resolve_model(app, requested, output="text")
+    ctx.response_model = entry.id
 
     lifecycle = app[LIFECYCLE]
     lifecycle.admit()
