@@ -9,7 +9,7 @@ from bedrock_gateway.bedrock.errors import map_bedrock_exception
 
 
 class UpstreamStream:
-    __slots__ = ("_closed", "_events", "_iterator", "_release", "attempt_token", "region")
+    __slots__ = ("region", "attempt_token", "_events", "_iterator", "_release", "_closed")
 
     def __init__(self, events: Any, region: str, release: Callable[[], None],
                  attempt_token: Any = None) -> None:
