@@ -23,7 +23,7 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         status: int | None = None,
-        type: str | None = None,  # noqa: A002 - mirrors OpenAI's field name
+        type: str | None = None,
         retry_after: float | None = None,
         retryable: bool = False,
     ) -> None:
@@ -201,3 +201,90 @@ def from_bedrock_code(code: str, message: str | None) -> GatewayError:
 def known_bedrock_codes() -> list[str]:
     """Every Bedrock code in the table (for tests that walk the whole table)."""
     return sorted(_BEDROCK_ERRORS)
+
+
+# -- Rendering for other client protocols ------------------------------------------------------
+# The errors above are the gateway's own; OpenAI's body is their native form (`body()`). Every
+# other protocol renders the same error through the tables below, so a new protocol adds a table
+# here instead of formatting errors where it serves requests.
+
+# Anthropic Messages API: `{"type": "error", "error": {"type", "message"}}`, the type set by the
+# status. Codes listed in _ANTHROPIC_OVERLOADED mean "busy, retry": Anthropic says 529.
+_ANTHROPIC_TYPES: dict[int, str] = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+    404: "not_found_error", 405: "invalid_request_error", 408: "timeout_error",
+    413: "request_too_large", 415: "invalid_request_error", 429: "rate_limit_error",
+    500: "api_error", 502: "api_error", 503: "overloaded_error", 504: "timeout_error",
+    529: "overloaded_error",
+}
+_ANTHROPIC_OVERLOADED = frozenset({
+    "bedrock_unavailable", "process_limit", "region_queue_timeout", "model_not_ready",
+    "regions_unavailable", "catalog_not_ready", "server_shutdown", "service_unavailable",
+})
+ANTHROPIC_OVERLOADED_STATUS = 529
+
+
+def anthropic_error(error: GatewayError) -> tuple[int, dict]:
+    """(status, body) of a gateway error in the Anthropic Messages API's shape. The field an
+    invalid request names leads the message, as Anthropic's own messages do."""
+    status = error.status
+    if error.code in _ANTHROPIC_OVERLOADED:
+        status = ANTHROPIC_OVERLOADED_STATUS
+    elif status == 424:  # a model error: Anthropic has no such status
+        status = 500
+    kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    message = error.message
+    if error.param and not message.startswith(error.param):
+        message = f"{error.param}: {message}"
+    return status, {"type": "error", "error": {"type": kind, "message": message}}
+
+
+# Bedrock's own wire format (the InvokeModel pass-through): the error's exception name, sent as
+# `x-amzn-ErrorType` before a stream and as the `:exception-type` (lowerCamel) inside one.
+_BEDROCK_NAMES_BY_CODE: dict[str, str] = {
+    "invalid_request": "ValidationException", "access_denied": "AccessDeniedException",
+    "model_not_found": "ResourceNotFoundException", "model_timeout": "ModelTimeoutException",
+    "throttled": "ThrottlingException", "quota_exceeded": "ServiceQuotaExceededException",
+    "model_not_ready": "ModelNotReadyException", "model_error": "ModelErrorException",
+    "model_stream_error": "ModelStreamErrorException",
+    "bedrock_internal_error": "InternalServerException",
+    "bedrock_unavailable": "ServiceUnavailableException",
+    "invalid_api_key": "UnrecognizedClientException",
+}
+_BEDROCK_NAMES_BY_STATUS: dict[int, str] = {
+    400: "ValidationException", 401: "UnrecognizedClientException",
+    403: "AccessDeniedException", 404: "ResourceNotFoundException",
+    408: "ModelTimeoutException", 413: "ValidationException", 415: "ValidationException",
+    424: "ModelErrorException", 429: "ThrottlingException", 503: "ServiceUnavailableException",
+    504: "ModelTimeoutException",
+}
+# Members of InvokeModelWithResponseStream's event union; other names become internalServer.
+_BEDROCK_STREAM_MEMBERS = frozenset({
+    "internalServerException", "modelStreamErrorException", "validationException",
+    "throttlingException", "modelTimeoutException", "serviceUnavailableException",
+})
+
+
+def bedrock_error_name(error: GatewayError) -> str:
+    """Bedrock's exception name for a gateway error (`ThrottlingException`, ...)."""
+    name = _BEDROCK_NAMES_BY_CODE.get(error.code or "")
+    if name is None:
+        name = _BEDROCK_NAMES_BY_STATUS.get(error.status, "InternalServerException")
+        if error.code in _ANTHROPIC_OVERLOADED:  # busy: retryable, like Bedrock's 503
+            name = "ServiceUnavailableException"
+    return name
+
+
+def bedrock_stream_exception(error: GatewayError) -> str:
+    """The `:exception-type` of an error inside an InvokeModelWithResponseStream stream."""
+    name = bedrock_error_name(error)
+    member = name[:1].lower() + name[1:]
+    return member if member in _BEDROCK_STREAM_MEMBERS else "internalServerException"
+
+
+def bedrock_error(error: GatewayError) -> tuple[int, str, dict]:
+    """(status, exception name, body) of a gateway error in Bedrock's own JSON error shape."""
+    name = bedrock_error_name(error)
+    status = {"ServiceUnavailableException": 503, "InternalServerException": 500,
+              "UnrecognizedClientException": 403}.get(name, error.status)
+    return status, name, {"message": error.message}

@@ -33,6 +33,7 @@ class Settings:
     port: int = 8000
     metrics_port: int = 9464  # 0 disables the metrics listener
     api_route_prefix: str = "/api/v1"
+    bedrock_route_prefix: str = "/bedrock"  # Bedrock's own InvokeModel paths live under it
     # Bedrock
     aws_region: str = "us-east-1"
     bedrock_regions: tuple[str, ...] = ()
@@ -172,6 +173,10 @@ class Settings:
                 check_key(key, "API_KEY")
             except KeyFormatError as exc:
                 problems.append(str(exc))
+        prefix = self.bedrock_route_prefix.rstrip("/")
+        if not prefix.startswith("/") or prefix in self.route_prefixes:
+            problems.append("BEDROCK_ROUTE_PREFIX must start with '/' and differ from the API "
+                            f"route prefixes, got {self.bedrock_route_prefix!r}")
         if self.default_max_tokens is not None and self.default_max_tokens < 1:
             problems.append("DEFAULT_MAX_TOKENS must be at least 1 (or empty for the model's own)")
         if self.log_format not in ("text", "json"):
@@ -282,6 +287,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "PORT": ("port", int),
     "METRICS_PORT": ("metrics_port", int),
     "API_ROUTE_PREFIX": ("api_route_prefix", str),
+    "BEDROCK_ROUTE_PREFIX": ("bedrock_route_prefix", str),
     "AWS_REGION": ("aws_region", str),
     "BEDROCK_REGIONS": ("bedrock_regions", _csv),
     "DEFAULT_MODEL": ("default_model", str),

@@ -9,7 +9,7 @@ from __future__ import annotations
 # (variable, default as shown, meaning); markdown, in the README's order.
 SETTINGS_TABLE: tuple[tuple[str, str, str], ...] = (
     ('API_KEY', '–',
-     'API key(s) clients send as `Authorization: Bearer`; comma-separated (or a YAML list in the config file) for rotation overlap; every key is at least 16 characters of printable ASCII without spaces or commas, or the gateway refuses to start'),
+     'API key(s) clients send as `Authorization: Bearer` or `x-api-key`; comma-separated (or a YAML list in the config file) for rotation overlap; every key is at least 16 characters of printable ASCII without spaces or commas, or the gateway refuses to start'),
     ('OPENAI_API_KEY', '–',
      'same as `API_KEY` (accepted for compatibility)'),
     ('API_KEY_FILE', '–',
@@ -30,6 +30,8 @@ SETTINGS_TABLE: tuple[tuple[str, str, str], ...] = (
      'Prometheus `/metrics` port, separate from the API; `0` turns it off (`--metrics-port`)'),
     ('API_ROUTE_PREFIX', '`/api/v1`',
      'path prefix of the OpenAI routes (they are also served under `/v1`)'),
+    ('BEDROCK_ROUTE_PREFIX', '`/bedrock`',
+     "path prefix of Bedrock's own InvokeModel API (`/model/{modelId}/invoke`, `/invoke-with-response-stream`) for Claude Code's Bedrock mode"),
     ('AWS_REGION', '`us-east-1`',
      'primary Bedrock region'),
     ('BEDROCK_REGIONS', '`AWS_REGION`',

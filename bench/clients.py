@@ -1,5 +1,5 @@
 """The two ways to make each call: the floor (aiobotocore straight to the emulator) and the gateway
-(a raw aiohttp client speaking OpenAI). Each call returns a `Result` and never raises (a phase's
+(a raw aiohttp client speaking OpenAI, or Anthropic's Messages API). Each call returns a `Result` and never raises (a phase's
 own cancellation aside), so a load run always ends with every request accounted for.
 """
 
@@ -105,6 +105,33 @@ class FloorClient:
                           started)
         return Result(True, _now() - started, ttft, chunks, None, started)
 
+    async def invoke_stream(self, prompt: str) -> Result:
+        """The Anthropic body through InvokeModelWithResponseStream: the floor of /v1/messages."""
+        started = _now()
+        ttft = None
+        chunks = 0
+        stopped = False
+        body = orjson.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 1024,
+                             "messages": [{"role": "user", "content": prompt}]})
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                response = await self.client.invoke_model_with_response_stream(
+                    modelId=CHAT_MODEL, body=body)
+                async for event in response["body"]:
+                    doc = orjson.loads(event["chunk"]["bytes"])
+                    if doc["type"] == "content_block_delta" and doc["delta"].get("text"):
+                        chunks += 1
+                        if ttft is None:
+                            ttft = _now() - started
+                    elif doc["type"] == "message_stop":
+                        stopped = True
+        except Exception as exc:  # noqa: BLE001
+            return _fail(started, exc, ttft, chunks)
+        if not stopped:
+            return Result(False, _now() - started, ttft, chunks, "incomplete: no message_stop",
+                          started)
+        return Result(True, _now() - started, ttft, chunks, None, started)
+
     async def embed(self, texts: list[str]) -> Result:
         started = _now()
         body = orjson.dumps({"texts": texts, "input_type": "search_document",
@@ -131,6 +158,8 @@ class GatewayClient:
         self.base = base_url.rstrip("/") + "/api/v1"
         self.root = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self._anthropic_headers = {"x-api-key": api_key, "anthropic-version": "2023-06-01",
+                                   "Content-Type": "application/json"}
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -249,6 +278,48 @@ class GatewayClient:
         if not done:
             return Result(False, _now() - started, ttft, chunks,
                           "incomplete: no response.completed", started)
+        return Result(True, _now() - started, ttft, chunks, None, started)
+
+    async def messages_stream(self, prompt: str) -> Result:
+        """POST /v1/messages, streamed, as the Anthropic SDKs send it; SSE split by hand."""
+        started = _now()
+        ttft = None
+        chunks = 0
+        stopped = False
+        error = None
+        body = orjson.dumps({"model": CHAT_MODEL, "max_tokens": 1024, "stream": True,
+                             "messages": [{"role": "user", "content": prompt}]})
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                async with self.session.post(f"{self.root}/v1/messages", data=body,
+                                             headers=self._anthropic_headers) as response:
+                    if response.status != 200:
+                        raw = await response.read()
+                        return Result(False, _now() - started, error=f"HTTP {response.status}: "
+                                      f"{raw[:200].decode(errors='replace')}", started=started)
+                    buffer = b""
+                    async for data in response.content.iter_any():
+                        buffer += data
+                        *events, buffer = buffer.split(b"\n\n")
+                        for event in events:
+                            kind, _, payload = event.partition(b"\ndata: ")
+                            if kind == b"event: content_block_delta":
+                                if orjson.loads(payload)["delta"].get("text"):
+                                    chunks += 1
+                                    if ttft is None:
+                                        ttft = _now() - started
+                            elif kind == b"event: message_stop":
+                                stopped = True
+                            elif kind == b"event: error":
+                                error = payload[:200].decode(errors="replace")
+        except Exception as exc:  # noqa: BLE001
+            return _fail(started, exc, ttft, chunks)
+        if error is not None:
+            return Result(False, _now() - started, ttft, chunks, f"incomplete: error event: {error}",
+                          started)
+        if not stopped:
+            return Result(False, _now() - started, ttft, chunks, "incomplete: no message_stop",
+                          started)
         return Result(True, _now() - started, ttft, chunks, None, started)
 
     async def embed(self, texts: list[str]) -> Result:

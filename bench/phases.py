@@ -53,6 +53,9 @@ async def warmup(bench: Bench, gateway: GatewayClient | None = None, floor: bool
         await closed_loop(lambda i: bench.floor.converse_stream(prompt(i)), n, 4, 30)
     await closed_loop(lambda i: gateway.chat(prompt(i) + NO_PACING), n, 4, 30)
     await closed_loop(lambda i: gateway.chat_stream(prompt(i)), n, 4, 30)
+    await closed_loop(lambda i: gateway.messages_stream(prompt(i)), n, 4, 30)
+    if floor:
+        await closed_loop(lambda i: bench.floor.invoke_stream(prompt(i)), n, 4, 30)
 
 
 async def nonstream_c1(bench: Bench) -> None:
@@ -67,6 +70,23 @@ async def stream(bench: Bench, concurrency: int, n: int) -> None:
     gateway = await measure(bench, lambda i: bench.gateway.chat_stream(prompt(i)), n, concurrency,
                             cpu_of=bench.gateway_child)
     bench.results[f"stream_c{concurrency}"] = {"floor": floor, "gateway": gateway}
+
+
+async def messages_stream(bench: Bench, concurrency: int, n: int) -> None:
+    """The Anthropic Messages API, streamed, on the chat workload (same model, prompts, 30
+    chunks): the floor is InvokeModelWithResponseStream with the Anthropic body, which the
+    gateway calls for Claude models."""
+    floor = await measure(bench, lambda i: bench.floor.invoke_stream(prompt(i)), n, concurrency)
+    gateway = await measure(bench, lambda i: bench.gateway.messages_stream(prompt(i)), n,
+                            concurrency, cpu_of=bench.gateway_child)
+    bench.results[f"messages_stream_c{concurrency}"] = {"floor": floor, "gateway": gateway}
+
+
+async def translation(bench: Bench) -> None:
+    """Per-stream protocol CPU in-process (see bench/translation.py): noise-free comparison."""
+    from bench.translation import translation_cpu_per_stream
+
+    bench.results["translation"] = translation_cpu_per_stream()
 
 
 async def stream_c1000(bench: Bench) -> None:

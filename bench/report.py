@@ -78,6 +78,7 @@ def build_rows(r: dict) -> list[Row]:
                      _met(worse <= max(0.5, abs(over["chat"]) * 0.2))))
         rows.append(("Responses API stream: errors + incomplete", None, resp["errors"], None, "0",
                      _met(resp["errors"] == 0)))
+    _messages_rows(r, rows, pair)
     after = _get(r, "stream_c50_after_burst", "gateway", "cpu_s_per_1000")
     if after is not None:
         rows.append(("Gateway CPU-s per 1,000 streams c=50, after the 1,000 burst", None, after,
@@ -113,6 +114,51 @@ def build_rows(r: dict) -> list[Row]:
                      emb.get("gateway_cpu_ms_per_request"), None, "", "-"))
     _failover_rows(r.get("failover"), rows)
     return rows
+
+
+def _ratio(a: object, b: object) -> float | None:
+    return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+
+
+def _messages_rows(r: dict, rows: list[Row], pair: Callable[..., None]) -> None:
+    """Anthropic Messages streaming next to chat completions (target: within 20 %)."""
+    for conc in (1, 50):
+        key = f"messages_stream_c{conc}"
+        if key not in r:
+            continue
+        for pct in ("p50", "p99"):
+            pair(f"Messages TTFT c={conc}", key, "ttft_ms", pct)
+        bad = (_get(r, key, "gateway", "errors") or 0) + (_get(r, key, "gateway", "incomplete") or 0)
+        rows.append((f"Messages errors + incomplete streams c={conc}", None, bad, None, "0",
+                     _met(bad == 0)))
+    overhead = {}
+    for api, key in (("chat", "stream_c1"), ("messages", "messages_stream_c1")):
+        overhead[api] = _diff(_get(r, key, "gateway", "ttft_ms", "p50"),
+                              _get(r, key, "floor", "ttft_ms", "p50"))
+    chat, messages = overhead["chat"], overhead["messages"]
+    if chat is not None and messages is not None:
+        # A ratio means something only when chat's overhead rose above the run's noise (a
+        # negative overhead says the floor's own spread was larger than the gateway's cost).
+        ratio = _ratio(messages, chat) if chat > 0 else None
+        rows.append(("Messages TTFT overhead p50 c=1 (ms; floor = chat completions')",
+                     chat, messages,
+                     f"{(ratio - 1) * 100:+.0f}%" if ratio is not None else "n/a (noise)",
+                     "<= +20%", _met(ratio <= 1.2) if ratio is not None else "-"))
+    tr = r.get("translation")
+    if tr:
+        for label, key, pct in (("native (Claude)", "messages_native_us", "native_vs_chat_pct"),
+                                ("through Converse", "messages_converse_us",
+                                 "converse_vs_chat_pct")):
+            rows.append(((f"Messages {label}: protocol CPU per 30-chunk stream, in-process (µs; "
+                         "floor = chat completions')"), tr["chat_us"], tr[key],
+                         f"{tr[pct]:+.0f}%", "<= +20%", _met(tr[pct] <= 20)))
+    chat_cpu = _get(r, "stream_c50", "gateway", "cpu_s_per_1000")
+    messages_cpu = _get(r, "messages_stream_c50", "gateway", "cpu_s_per_1000")
+    ratio = _ratio(messages_cpu, chat_cpu)
+    if ratio is not None:
+        rows.append(("Messages CPU-s per 1,000 streams c=50 (floor = chat completions')",
+                     chat_cpu, messages_cpu, f"{(ratio - 1) * 100:+.0f}%", "<= +20%",
+                     _met(ratio <= 1.2)))
 
 
 def _failover_rows(fo: dict | None, rows: list[Row]) -> None:

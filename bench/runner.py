@@ -78,6 +78,10 @@ async def run(out: Path, quick: bool, with_profile: bool) -> dict:
             await _phase(bench, "stream_c1", phases.stream, 1, plan.stream_c1)
             await _phase(bench, "stream_c50", phases.stream, 50, plan.stream_c50)
             await _phase(bench, "responses_stream", phases.responses_vs_chat)
+            await _phase(bench, "messages_stream_c1", phases.messages_stream, 1, plan.stream_c1)
+            await _phase(bench, "messages_stream_c50", phases.messages_stream, 50,
+                         plan.stream_c50)
+            await _phase(bench, "translation", phases.translation)
             if with_profile:  # before the bursts below, which change the gateway's state
                 await _phase(bench, "profile", profile)
             await _phase(bench, "stream_c500", phases.stream, 500, plan.stream_c500)

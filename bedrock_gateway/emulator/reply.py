@@ -14,6 +14,7 @@ read + cache write.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -141,11 +142,32 @@ def _quoting_reply(messages: list[Mapping[str, Any]]) -> tuple[str, Directives] 
     return None
 
 
-def plan_reply(body: Mapping[str, Any], *, chunks: int, delay_ms: float) -> Reply:
-    """The reply to a (validated) Converse request. ValueError: a malformed directive."""
+def tool_results_text(messages: list[Mapping[str, Any]]) -> str | None:
+    """The texts of the tool results in the last message, if it is a user turn holding any."""
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    results = [b["toolResult"] for b in messages[-1].get("content") or () if "toolResult" in b]
+    if not results:
+        return None
+    return " ".join(item.get("text", "") or orjson.dumps(item.get("json")).decode()
+                    for result in results for item in result.get("content") or ()
+                    if "text" in item or "json" in item)
+
+
+def plan_reply(body: Mapping[str, Any], *, chunks: int, delay_ms: float,
+               quote_tool_results: bool = False) -> Reply:
+    """The reply to a (validated) Converse request. ValueError: a malformed directive.
+
+    A turn answering tool calls is quoted when the earlier user text says `after_tool=quote`;
+    with `quote_tool_results` (Anthropic bodies) it is quoted unless a directive says otherwise:
+    the text `"Tool result: " + the results' texts`, the way a model reads what its tools
+    returned."""
     messages = body.get("messages") or []
     quoting = _quoting_reply(messages)
     prompt, emu = quoting or parse_directives(last_user_text(messages))
+    quoted = tool_results_text(messages) if quote_tool_results and quoting is None else None
+    if quoted is not None and emu.text is None and not emu.tools:
+        emu = dataclasses.replace(emu, text="Tool result: " + strip_directives(quoted))
     n = emu.chunks or chunks
     blocks: list[Block] = []
     if emu.redacted:

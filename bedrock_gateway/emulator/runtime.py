@@ -7,6 +7,7 @@ the fault rules, validate, plan the reply, then answer with JSON or a pre-encode
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import re
 import uuid
@@ -16,20 +17,35 @@ from urllib.parse import unquote
 import orjson
 from aiohttp import web
 
+from .anthropic import anthropic_summary, count_input_tokens
 from .config import CONFIG, FAULTS, STATS
 from .embeddings import embed
 from .errors import EmulatorError, pascal_case, stream_message, validation
 from .eventstream import encode_exception
 from .faults import Effects
-from .invoke import chunk_frames, image_body, invoke_body, invoke_chunks, to_converse
+from .invoke import (
+    chunk_frames,
+    image_body,
+    invoke_body,
+    invoke_chunks,
+    provider,
+    to_converse,
+)
 from .render import converse_body, converse_events, converse_frames, planned_latency_ms
 from .reply import Pacing, Reply, plan_reply
 from .stats import converse_summary
-from .validate import Target, require_text_model, resolve_model, validate_converse
+from .validate import (
+    Target,
+    require_text_model,
+    resolve_foundation_model,
+    resolve_model,
+    validate_converse,
+)
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 _OPERATIONS = {"converse": "converse", "converse-stream": "converse-stream",
-               "invoke": "invoke", "invoke-with-response-stream": "invoke-stream"}
+               "invoke": "invoke", "invoke-with-response-stream": "invoke-stream",
+               "count-tokens": "count-tokens"}
 _CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
 
 
@@ -77,7 +93,11 @@ async def handle_model(request: web.Request) -> web.StreamResponse:
                             "JSON, please reformat your input and try again.") from None
     if operation.startswith("converse"):
         entry["request"] = converse_summary(body)
+    if operation == "count-tokens":
+        return await _count_tokens(request, region, model, body, entry)
     target = resolve_model(app[CONFIG].catalog, region, model)
+    if operation.startswith("invoke") and provider(target.model_id) == "anthropic":
+        entry["request"] = anthropic_summary(body)
     effects = app[FAULTS].take(region, operation, model, target.model_id, body=raw)
     if effects.drop:
         drop_connection(request)
@@ -87,10 +107,33 @@ async def handle_model(request: web.Request) -> web.StreamResponse:
     return await _invoke(request, operation, body, target, effects)
 
 
-def _plan(request: web.Request, body: Any, effects: Effects) -> Reply:
+async def _count_tokens(request: web.Request, region: str, model: str, body: Any,
+                        entry: dict[str, Any]) -> web.Response:
+    """CountTokens: Claude models only, for an `invokeModel` body (base64 in JSON)."""
+    target = resolve_foundation_model(request.app[CONFIG].catalog, region, model)
+    effects = request.app[FAULTS].take(region, "count-tokens", model, target.model_id)
+    await _apply_pre_stream(effects)
+    if provider(target.model_id) != "anthropic":
+        raise validation("The provided model doesn't support counting tokens.")
+    try:
+        raw = base64.b64decode(body["input"]["invokeModel"]["body"], validate=True)
+        document = orjson.loads(raw)
+    except (KeyError, TypeError, ValueError):
+        raise validation("input.invokeModel.body: expected the base64 of a JSON body.") from None
+    if not isinstance(document, dict):
+        raise validation("input.invokeModel.body: expected a JSON object.")
+    entry["request"] = anthropic_summary(document)
+    return web.Response(body=orjson.dumps({"inputTokens": count_input_tokens(document)}),
+                        content_type="application/json",
+                        headers={"x-amzn-RequestId": str(uuid.uuid4())})
+
+
+def _plan(request: web.Request, body: Any, effects: Effects, *,
+          quote_tool_results: bool = False) -> Reply:
     config = request.app[CONFIG]
     try:
-        reply = plan_reply(body, chunks=config.chunks, delay_ms=config.delay_ms)
+        reply = plan_reply(body, chunks=config.chunks, delay_ms=config.delay_ms,
+                           quote_tool_results=quote_tool_results)
     except ValueError as error:
         raise validation(f"Emulator directive: {error}") from None
     if reply.error:
@@ -153,7 +196,8 @@ async def _invoke(request: web.Request, operation: str, body: Any, target: Targe
     if not converse["messages"]:
         raise validation("Malformed input request: #/messages: expected minItems: 1, please "
                          "reformat your input and try again.")
-    reply = _plan(request, converse, effects)
+    reply = _plan(request, converse, effects,
+                  quote_tool_results=provider(target.model_id) == "anthropic")
     if operation == "invoke-stream":
         latency = planned_latency_ms(reply, len(reply.blocks) + 4)
         frames = chunk_frames(invoke_chunks(target.model_id, reply, latency))

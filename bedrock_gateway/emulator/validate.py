@@ -68,6 +68,14 @@ def resolve_model(catalog: CatalogConfig, region: str, requested: str) -> Target
     return Target(key, summary)
 
 
+def resolve_foundation_model(catalog: CatalogConfig, region: str, requested: str) -> Target:
+    """A foundation model id or ARN (CountTokens takes no profiles and needs no on-demand)."""
+    summary = catalog.region(region).models_by_id.get(model_id_of(requested))
+    if summary is None:
+        raise validation(_INVALID_ID)
+    return Target(summary["modelId"], summary)
+
+
 def require_text_model(target: Target) -> None:
     if target.output != "TEXT":
         raise validation("This action doesn't support the model that you provided. Try again "

@@ -35,7 +35,15 @@ from bedrock_gateway.server.limits import ByteBudget, limits_middleware
 from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
 from bedrock_gateway.server.protocol import set_server_header
 from bedrock_gateway.server.responses_setup import responses_ctx
-from bedrock_gateway.server.routes import chat, embeddings, health, models, responses
+from bedrock_gateway.server.routes import (
+    bedrock_invoke,
+    chat,
+    embeddings,
+    health,
+    messages,
+    models,
+    responses,
+)
 from bedrock_gateway.server.telemetry import Telemetry
 from bedrock_gateway.settings import Settings, SettingsError
 from bedrock_gateway.telemetry.log_hygiene import install_aiohttp_log_filter
@@ -96,6 +104,12 @@ def _add_routes(app: web.Application, settings: Settings) -> None:
         app.router.add_delete(f"{prefix}/responses/{{response_id}}", responses.delete_response)
         app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items",
                            responses.list_input_items)
+        app.router.add_post(f"{prefix}/messages", messages.create_message)
+        app.router.add_post(f"{prefix}/messages/count_tokens", messages.count_tokens)
+    bedrock = settings.bedrock_route_prefix.rstrip("/")
+    app.router.add_post(f"{bedrock}/model/{{model_id}}/invoke", bedrock_invoke.invoke)
+    app.router.add_post(f"{bedrock}/model/{{model_id}}/invoke-with-response-stream",
+                        bedrock_invoke.invoke_with_response_stream)
 
 
 def _aliases(path: str) -> dict[str, str]:

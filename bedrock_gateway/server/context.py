@@ -33,6 +33,7 @@ class RequestContext:
     span: Any = None
     response_model: str | None = None  # the Bedrock model id that answered
     chunk_timer: Any = None  # the stream's ChunkTimer, when one is kept
+    session_id: str | None = None  # X-Claude-Code-Session-Id, when sane
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -23,6 +23,8 @@ from bedrock_gateway.errors import (
     GatewayError,
     InvalidRequestError,
     RequestTooLargeError,
+    anthropic_error,
+    bedrock_error,
 )
 from bedrock_gateway.server.keys import BODY_BUDGET, SETTINGS
 from bedrock_gateway.server.limits import request_holdings
@@ -47,15 +49,44 @@ def json_response(data: object, status: int = 200, headers: dict | None = None) 
                         content_type="application/json")
 
 
-def error_response(error: GatewayError) -> web.Response:
+# The client protocols whose error shapes differ (errors.py renders each).
+OPENAI, ANTHROPIC, BEDROCK = "openai", "anthropic", "bedrock"
+
+
+def error_protocol(request: web.Request) -> str:
+    """Which protocol's error shape a request gets: Bedrock's under the Bedrock prefix,
+    Anthropic's on the Messages paths or when the client sent `anthropic-version`."""
+    path = request.path
+    if path.startswith(request.app[SETTINGS].bedrock_route_prefix.rstrip("/") + "/"):
+        return BEDROCK
+    if path.endswith(("/messages", "/messages/count_tokens")) \
+            or "anthropic-version" in request.headers:
+        return ANTHROPIC
+    return OPENAI
+
+
+def error_response(error: GatewayError, protocol: str = OPENAI) -> web.Response:
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if protocol == ANTHROPIC:
+        status, body = anthropic_error(error)
+        return json_response(body, status=status, headers=headers)
+    if protocol == BEDROCK:
+        status, name, body = bedrock_error(error)
+        headers["x-amzn-ErrorType"] = name
+        return json_response(body, status=status, headers=headers)
     return json_response(error.body(), status=error.status, headers=headers)
 
 
 async def read_json_object(request: web.Request) -> dict:
     """The request body as a JSON object, or a 400/408/413/429 in OpenAI's shape."""
+    body, _ = await read_json_object_and_bytes(request)
+    return body
+
+
+async def read_json_object_and_bytes(request: web.Request) -> tuple[dict, bytearray]:
+    """`read_json_object`, plus the body's bytes as received (for a pass-through)."""
     settings = request.app[SETTINGS]
     raw = await _receive(request, settings.max_request_body_bytes,
                          settings.request_body_timeout_seconds)
@@ -78,7 +109,7 @@ async def read_json_object(request: web.Request) -> dict:
                                   f"(position {exc.pos}).") from None
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
-    return body
+    return body, raw
 
 
 async def _receive(request: web.Request, limit: int, timeout_s: float) -> bytearray:

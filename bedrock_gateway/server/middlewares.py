@@ -19,7 +19,7 @@ from bedrock_gateway.errors import (
     UnsupportedMediaTypeError,
 )
 from bedrock_gateway.server.context import request_context
-from bedrock_gateway.server.http import error_response
+from bedrock_gateway.server.http import error_protocol, error_response
 from bedrock_gateway.server.keys import KEYSTORE
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
         response = await handler(request)
     except GatewayError as error:
-        response = error_response(error)
+        response = error_response(error, error_protocol(request))
         ctx.error_code = error.code
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -51,7 +51,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
                    405: f"Method {request.method} is not allowed on {request.path}."}.get(
             exc.status, exc.reason)
         error = error_cls(message, status=exc.status)
-        response = error_response(error)
+        response = error_response(error, error_protocol(request))
         ctx.error_code = error.code
     except asyncio.CancelledError:
         ctx.disconnected = True
@@ -59,7 +59,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = InternalError("The gateway failed to process the request.")
-        response = error_response(error)
+        response = error_response(error, error_protocol(request))
         ctx.error_code = error.code
     ctx.status = response.status
     if response.status >= 400 and request.can_read_body:
@@ -71,10 +71,13 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     if request.path not in PUBLIC_PATHS:
-        token = bearer_token(request.headers.get("Authorization"))
+        # `Authorization: Bearer` (OpenAI, Claude Code's ANTHROPIC_AUTH_TOKEN) or `x-api-key`
+        # (Anthropic's SDKs); the same keys either way.
+        token = bearer_token(request.headers.get("Authorization")) \
+            or request.headers.get("x-api-key") or None
         if token is None:
             raise AuthenticationError(
-                "Missing API key: send it as 'Authorization: Bearer <key>'.")
+                "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'.")
         if not request.app[KEYSTORE].is_valid(token):
             raise AuthenticationError("Incorrect API key provided.")
     return await handler(request)

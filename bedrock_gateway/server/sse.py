@@ -102,6 +102,11 @@ class SseWriter:
         await response.prepare(request)
         return cls(response, framing)
 
+    @property
+    def encode(self) -> Callable[[list[dict]], bytes]:
+        """The framing's encoder (looked up once per stream by the pump)."""
+        return self.framing.encode
+
     async def write(self, data: bytes) -> None:
         self.bytes_sent += len(data)
         await self.response.write(data)

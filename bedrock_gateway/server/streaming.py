@@ -1,4 +1,5 @@
-"""Pumps one Bedrock ConverseStream into one SSE response.
+"""Pumps one Bedrock stream (ConverseStream, InvokeModelWithResponseStream) into one streamed
+response, framed by the client protocol's writer (OpenAI SSE by default).
 
 Each upstream event is translated and written at once. While no event has arrived yet, comment
 heartbeats keep load balancers from cutting the idle connection. A stream that stays silent for
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiohttp import web
@@ -27,7 +29,7 @@ from bedrock_gateway.errors import (
 )
 from bedrock_gateway.server.context import RequestContext
 from bedrock_gateway.server.lifecycle import Lifecycle
-from bedrock_gateway.server.sse import CHAT_FRAMING, Framing, SseWriter
+from bedrock_gateway.server.sse import SseWriter
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,24 @@ class ChunkSource(Protocol):
     def finish(self) -> list[dict]: ...
 
 
+class StreamWriter(Protocol):
+    """One protocol's stream framing (OpenAI SSE by default; see sse.py for the contract)."""
+
+    response: web.StreamResponse
+    bytes_sent: int
+
+    @property
+    def encode(self) -> Callable[[list], bytes]: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def heartbeat(self) -> None: ...
+
+    async def done(self) -> None: ...
+
+    async def error(self, error: GatewayError) -> None: ...
+
+
 class ChunkTimer(Protocol):
     def tick(self, now: float) -> None: ...
 
@@ -56,7 +76,7 @@ def _idle_error(seconds: float) -> UpstreamTimeoutError:
     )
 
 
-async def _first_event(upstream: UpstreamStream, writer: SseWriter, heartbeat_s: float,
+async def _first_event(upstream: UpstreamStream, writer: StreamWriter, heartbeat_s: float,
                        idle_s: float) -> dict | None:
     """Wait for the first event, sending heartbeats meanwhile (one task for the whole wait)."""
     pending = asyncio.ensure_future(upstream.next_event())
@@ -88,14 +108,16 @@ async def pump_stream(
     heartbeat_s: float,
     idle_s: float,
     chunk_timer: ChunkTimer | None = None,
-    framing: Framing = CHAT_FRAMING,
+    open_writer: Callable[[web.Request], Awaitable[StreamWriter]] = SseWriter.open,
 ) -> web.StreamResponse:
+    """`open_writer` starts the response in the client protocol's framing (OpenAI SSE unless
+    given: `functools.partial(SseWriter.open, framing=...)`, or another protocol's writer)."""
     session = lifecycle.stream_opened()
-    writer: SseWriter | None = None
+    writer: StreamWriter | None = None
     writing = False
     try:
-        writer = await SseWriter.open(request, framing)
-        encode = framing.encode
+        writer = await open_writer(request)
+        encode = writer.encode
         event = await _first_event(upstream, writer, heartbeat_s, idle_s)
         loop = asyncio.get_running_loop()
         # Re-arming the idle timer on every event would cost a timer per chunk; re-arm at most
@@ -168,7 +190,7 @@ async def pump_stream(
     return writer.response if writer is not None else web.Response(status=499)
 
 
-async def _end_with_error(ctx: RequestContext, writer: SseWriter | None,
+async def _end_with_error(ctx: RequestContext, writer: StreamWriter | None,
                           error: GatewayError) -> None:
     ctx.error_code = error.code
     if writer is None:

@@ -25,10 +25,15 @@ from bedrock_gateway.telemetry.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
-_OPERATIONS = {"chat": "chat", "embeddings": "embeddings", "responses": "chat"}
-_GENAI_OPERATION = {"converse": "chat", "converse_stream": "chat", "invoke": "embeddings"}
+_OPERATIONS = {"chat": "chat", "embeddings": "embeddings", "responses": "chat",
+               "messages": "chat", "bedrock_invoke": "chat"}
+_GENAI_OPERATION = {"converse": "chat", "converse_stream": "chat", "invoke": "embeddings",
+                    "invoke_model": "chat", "invoke_stream": "chat"}
 _RPC_METHOD = {"converse": "Converse", "converse_stream": "ConverseStream",
-               "invoke": "InvokeModel"}
+               "invoke": "InvokeModel", "invoke_model": "InvokeModel",
+               "invoke_stream": "InvokeModelWithResponseStream", "count_tokens": "CountTokens"}
+# Bedrock calls that return a stream: their span stays open until the stream ends.
+_STREAM_OPERATIONS = frozenset({"converse_stream", "invoke_stream"})
 _ADMISSION_CODES = {"process_limit": "process_limit", "region_queue_timeout":
                     "region_queue_timeout", "request_too_large": "body_too_large"}
 # Stream endings that are the gateway's or the client's doing, not Bedrock's.
@@ -45,6 +50,12 @@ def route_name(request: web.Request) -> str:
         return "embeddings"
     if "/responses" in path:
         return "responses"
+    if path.endswith("/messages"):
+        return "messages"
+    if path.endswith("/messages/count_tokens"):
+        return "count_tokens"
+    if "/model/" in path and path.endswith(("/invoke", "/invoke-with-response-stream")):
+        return "bedrock_invoke"
     if "/models" in path:
         return "models"
     if path in ("/health", "/ready"):
@@ -105,7 +116,8 @@ class Telemetry:
     async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
         started_wall = time.time()
         route = route_name(request)
-        ctx = RequestContext(request_id=_request_id(request), route=route)
+        ctx = RequestContext(request_id=_request_id(request), route=route,
+                             session_id=_session_id(request))
         request[REQUEST_CONTEXT] = ctx
         if self.metrics_enabled:
             self.metrics.request_started(streaming=False)
@@ -177,6 +189,7 @@ class Telemetry:
                 "error_code": ctx.error_code,
                 "trace_id": tracing.trace_id(span),
                 "user_agent": request.headers.get("User-Agent"),
+                "session_id": ctx.session_id,
             })
 
     def _end_pending_spans(self, ctx: RequestContext) -> None:
@@ -224,11 +237,13 @@ class Telemetry:
         ctx.chunk_timer = self.metrics.chunk_timer(ctx.model)
         return ctx.chunk_timer
 
-    def stream_finished(self, ctx: RequestContext, attempt_token: Any) -> None:
+    def stream_finished(self, ctx: RequestContext, attempt_token: Any,
+                        operation: str = "converse_stream") -> None:
         if self.metrics_enabled:
             self.metrics.inflight_streams.dec()
             if ctx.error_code and ctx.error_code not in _GATEWAY_STREAM_ERRORS and ctx.region:
-                self.metrics.bedrock_stream_error(region=ctx.region, error_code=ctx.error_code)
+                self.metrics.bedrock_stream_error(region=ctx.region, error_code=ctx.error_code,
+                                                  operation=operation)
         if attempt_token is None:
             return
         scope, span = attempt_token
@@ -255,7 +270,8 @@ class CallObserver:
         scope = self._telemetry.tracing.bedrock_span(
             self._ctx.span, operation=_GENAI_OPERATION.get(operation, operation),
             model=self._ctx.model or "", region=region, rpc_method=_RPC_METHOD.get(operation),
-            max_tokens=_max_tokens(self._ctx) if operation != "invoke" else None)
+            max_tokens=_max_tokens(self._ctx) if operation not in ("invoke", "count_tokens")
+            else None)
         return scope, scope.__enter__()
 
     def attempt_finished(self, token: tuple[Any, Any], region: str, operation: str,
@@ -269,7 +285,7 @@ class CallObserver:
             self._telemetry.tracing.set_error(span, error.code or "error")
         if error is not None:
             scope.__exit__(None, None, None)
-        elif operation == "converse_stream":
+        elif operation in _STREAM_OPERATIONS:
             pass  # a stream's span stays open until the stream ends (stream_finished)
         elif span is not None:
             # The usage is known once the handler parsed the response: the span gets it when
@@ -301,6 +317,14 @@ def _request_id(request: web.Request) -> str:
     if 0 < len(incoming) <= 128 and incoming.isprintable() and " " not in incoming:
         return incoming
     return uuid.uuid4().hex
+
+
+def _session_id(request: web.Request) -> str | None:
+    """Claude Code's session id, when it looks like one (it goes into the access log)."""
+    value = request.headers.get("X-Claude-Code-Session-Id")
+    if value and len(value) <= 128 and value.isprintable() and " " not in value:
+        return value
+    return None
 
 
 async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:

@@ -21,6 +21,7 @@ Record fields (the server builds the record; this writer emits exactly these, in
     error_code   str   the OpenAI error code sent, or null
     trace_id     str   32 hex digits when tracing, else null
     user_agent   str   the User-Agent header, truncated
+    session_id   str   the client's session id (Claude Code's X-Claude-Code-Session-Id), or null
 
 The fixed field set is a guard: a prompt, a message or an API key added to the record by mistake
 never reaches the log. Values must be scalars; anything else is written as null.
@@ -45,7 +46,7 @@ _log = logging.getLogger(__name__)
 FIELDS = (
     "time", "request_id", "client", "method", "path", "status", "model", "region", "stream",
     "duration_ms", "ttft_ms", "tokens_in", "tokens_out", "bytes_sent", "error_code", "trace_id",
-    "user_agent",
+    "user_agent", "session_id",
 )
 _SCALARS = (str, int, float, bool)
 # Free-text fields a client controls get a length cap, so one request cannot write a huge line.

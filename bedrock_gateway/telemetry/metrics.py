@@ -34,9 +34,14 @@ from bedrock_gateway.telemetry.collectors import (
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
 INTER_CHUNK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
-ROUTES = frozenset({"chat", "embeddings", "models", "health", "ready", "responses", "other"})
-# The client API a request spoke (bounded): the `api` label of the request metrics.
-APIS = {"chat": "chat_completions", "responses": "responses", "embeddings": "embeddings"}
+ROUTES = frozenset({"chat", "embeddings", "models", "messages", "count_tokens",
+                    "bedrock_invoke", "responses", "health", "ready", "other"})
+# The client API a route belongs to (the `api` label); probes and unknown paths have none.
+API_BY_ROUTE = MappingProxyType({
+    "chat": "chat_completions", "embeddings": "embeddings", "models": "models",
+    "messages": "messages", "count_tokens": "count_tokens", "bedrock_invoke": "bedrock_invoke",
+    "responses": "responses",
+})
 ADMISSION_REASONS = ("process_limit", "region_queue_timeout", "body_too_large", "draining")
 OTHER = "other"
 NONE = "none"
@@ -96,11 +101,11 @@ class GatewayMetrics:
         self.build_info.labels(version, platform.python_version()).set(1)
         self.requests = Counter(
             "bedrock_gateway_requests_total", "Finished HTTP requests.",
-            ["route", "api", "model", "status_class", "error_code"], registry=r,
+            ["api", "route", "model", "status_class", "error_code"], registry=r,
         )
         self.request_duration = Histogram(
             "bedrock_gateway_request_duration_seconds", "Whole request, to the last byte.",
-            ["route", "api", "model"], buckets=DURATION_BUCKETS, registry=r,
+            ["api", "route", "model"], buckets=DURATION_BUCKETS, registry=r,
         )
         self.ttft = Histogram(
             "bedrock_gateway_time_to_first_token_seconds",
@@ -193,11 +198,11 @@ class GatewayMetrics:
         if streaming:
             self.inflight_streams.dec()
         route_l, model_l = self.route_label(route), self.model_label(model)
-        api_l = APIS.get(route_l, NONE)
+        api_l = API_BY_ROUTE.get(route_l, NONE)
         self.requests.labels(
-            route_l, api_l, model_l, status_class(status), self._error_code(error_code)
+            api_l, route_l, model_l, status_class(status), self._error_code(error_code)
         ).inc()
-        self.request_duration.labels(route_l, api_l, model_l).observe(duration_s)
+        self.request_duration.labels(api_l, route_l, model_l).observe(duration_s)
 
     def observe_ttft(self, model: str | None, seconds: float) -> None:
         self.ttft.labels(self.model_label(model)).observe(seconds)
@@ -243,10 +248,11 @@ class GatewayMetrics:
         if error_code is not None:
             self.bedrock_errors.labels(region_l, op_l, self._error_code(error_code)).inc()
 
-    def bedrock_stream_error(self, *, region: str, error_code: str) -> None:
-        """An error inside an already-open ConverseStream (its call was counted as ok)."""
+    def bedrock_stream_error(self, *, region: str, error_code: str,
+                             operation: str = "converse_stream") -> None:
+        """An error inside an already-open stream (its call was counted as ok)."""
         self.bedrock_errors.labels(
-            self._region(region), self._operation("converse_stream"), self._error_code(error_code)
+            self._region(region), self._operation(operation), self._error_code(error_code)
         ).inc()
 
     def failover(self, from_region: str, to_region: str, reason: str) -> None:

@@ -54,6 +54,13 @@ US_EAST_1_AND_EU_WEST_1 = {
     "eu.anthropic.claude-3-haiku-20240307-v1:0": {"eu-west-1"},
     "eu.anthropic.claude-sonnet-4-20250514-v1:0": {"eu-west-1"},
     "global.anthropic.claude-sonnet-4-20250514-v1:0": {"us-east-1", "eu-west-1"},
+    "us.anthropic.claude-opus-4-1-20250805-v1:0": {"us-east-1"},
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0": {"us-east-1"},
+    "eu.anthropic.claude-sonnet-4-5-20250929-v1:0": {"eu-west-1"},
+    "global.anthropic.claude-sonnet-4-5-20250929-v1:0": {"us-east-1", "eu-west-1"},
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0": {"us-east-1"},
+    "eu.anthropic.claude-haiku-4-5-20251001-v1:0": {"eu-west-1"},
+    "global.anthropic.claude-haiku-4-5-20251001-v1:0": {"us-east-1", "eu-west-1"},
     # the application inference profile (us-east-1)
     APP_PROFILE: {"us-east-1"},
 }

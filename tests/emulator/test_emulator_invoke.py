@@ -99,7 +99,8 @@ async def test_anthropic_invoke(runtime):
     assert body["type"] == "message" and body["role"] == "assistant"
     assert body["content"] == [{"type": "text", "text": reply_text("tell me more", 8)}]
     assert body["stop_reason"] == "end_turn"
-    assert body["usage"] == {"input_tokens": 5, "output_tokens": 8}
+    assert body["usage"] == {"input_tokens": 5, "output_tokens": 8,
+                             "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     assert headers["x-amzn-bedrock-output-token-count"] == "8"
     body, _ = await invoke(runtime, HAIKU, {**ANTHROPIC, "max_tokens": 2})
     assert body["stop_reason"] == "max_tokens"

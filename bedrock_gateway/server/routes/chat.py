@@ -53,12 +53,11 @@ def translate_options(settings: Settings, native_structured_output: bool) -> Tra
     )
 
 
-async def _fetch_remote_images(request: web.Request, messages: list[dict]) -> None:
-    """Fetch the remote images the translated `messages` name and put them in place. Runs after
-    the whole request was validated, so a request that would fail anyway fetches nothing."""
-    pending = pending_remote_images(messages)
-    if not pending:
-        return
+async def fetch_images(request: web.Request, urls: dict[str, str]) -> dict:
+    """{url: (bytes, format)} for `urls` ({url: the param a fetch error names}), within the
+    request's and the process's limits (count, bytes, concurrency), cancelled with the request."""
+    if not urls:
+        return {}
     app = request.app
     settings = app[SETTINGS]
     batch = ImageBatch(app[IMAGE_FETCHER], app[IMAGE_BUDGET], request_holdings(request),
@@ -66,7 +65,15 @@ async def _fetch_remote_images(request: web.Request, messages: list[dict]) -> No
                        max_total_bytes=settings.image_fetch_max_total_bytes,
                        concurrency=settings.image_fetch_concurrency,
                        timeout_s=settings.image_fetch_timeout_seconds)
-    attach_remote_images(messages, await batch.fetch_all(pending))
+    return await batch.fetch_all(urls)
+
+
+async def fetch_remote_images(request: web.Request, messages: list[dict]) -> None:
+    """Fetch the remote images the translated `messages` name and put them in place. Runs after
+    the whole request was validated, so a request that would fail anyway fetches nothing."""
+    pending = pending_remote_images(messages)
+    if pending:
+        attach_remote_images(messages, await fetch_images(request, pending))
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -88,7 +95,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
     caps = capabilities_for(entry.base_model_id or entry.id)
     kwargs = to_converse_kwargs(chat, model_id=entry.id, caps=caps, options=options)
-    await _fetch_remote_images(request, kwargs["messages"])
+    await fetch_remote_images(request, kwargs["messages"])
     structured_tool = structured_output_tool_name(chat, caps, options)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

@@ -10,6 +10,7 @@ here: the stored history a `previous_response_id` continues, the sealed reasonin
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -41,8 +42,8 @@ from bedrock_gateway.server.keys import (
     SETTINGS,
     TELEMETRY,
 )
-from bedrock_gateway.server.routes.chat import _fetch_remote_images, translate_options
-from bedrock_gateway.server.sse import NamedEventFraming
+from bedrock_gateway.server.routes.chat import fetch_remote_images, translate_options
+from bedrock_gateway.server.sse import NamedEventFraming, SseWriter
 from bedrock_gateway.server.streaming import pump_stream
 from bedrock_gateway.storage.response_store import ResponseStore, StoreUnavailableError
 from bedrock_gateway.translate.capabilities import capabilities_for
@@ -120,7 +121,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     plan = to_converse(req, history=history, model_id=entry.id, caps=caps, options=options,
                        opener=sealer.open)
     try:
-        await _fetch_remote_images(request, plan.kwargs["messages"])
+        await fetch_remote_images(request, plan.kwargs["messages"])
     except InvalidRequestError as error:
         error.param = responses_param(error.param)
         raise
@@ -162,7 +163,8 @@ async def create_response(request: web.Request) -> web.StreamResponse:
             heartbeat_s=settings.sse_heartbeat_seconds,
             idle_s=settings.stream_idle_timeout,
             chunk_timer=telemetry.chunk_timer(ctx),
-            framing=NamedEventFraming(translator.error_events, headers),
+            open_writer=functools.partial(
+                SseWriter.open, framing=NamedEventFraming(translator.error_events, headers)),
         )
     finally:
         _finish_context(ctx, translator)
