@@ -23,7 +23,7 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         status: int | None = None,
-        type: str | None = None,  # noqa: A002 - mirrors OpenAI's field name
+        type: str | None = None,
         retry_after: float | None = None,
         retryable: bool = False,
     ) -> None:
@@ -198,3 +198,23 @@ def from_bedrock_code(code: str, message: str | None) -> GatewayError:
 def known_bedrock_codes() -> list[str]:
     """Every Bedrock code in the table (for tests that walk the whole table)."""
     return sorted(_BEDROCK_ERRORS)
+
+
+# -- virtual keys: limits, budgets, model access (docs/keys.md) ---------------------------------
+
+class KeyRateLimitError(RateLimitError):
+    """A virtual key's rpm, tpm or concurrent-stream limit (code names which)."""
+
+
+class BudgetExceededError(RateLimitError):
+    code = "budget_exceeded"
+
+
+class ModelNotAllowedError(PermissionDeniedError):
+    code = "model_not_allowed"
+
+
+class RateLimiterUnavailableError(ServiceUnavailableError):
+    """Redis (keys and counters) could not answer in time and REDIS_FAILURE_POLICY is closed."""
+
+    code = "rate_limiter_unavailable"

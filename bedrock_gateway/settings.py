@@ -82,6 +82,16 @@ class Settings:
     responses_store_ttl_seconds: float = 30 * 86400.0
     redis_url: str | None = field(default=None, repr=False)
     redis_timeout_seconds: float = 2.0
+    # Virtual keys, limits and budgets (docs/keys.md)
+    admin_api_key: str | None = field(default=None, repr=False)
+    keys_file: str | None = None
+    keys_pepper: str | None = field(default=None, repr=False)
+    keys_redis_timeout_seconds: float = 0.05
+    redis_failure_policy: str = "open"  # open | closed
+    keys_cache_seconds: float = 1.0
+    keys_default_output_tokens: int = 1024
+    keys_metrics_top_n: int = 20
+    keys_price_table_file: str | None = None
     # Logging
     debug: bool = False
     log_level: str = "INFO"
@@ -104,7 +114,13 @@ class Settings:
     def has_key_source(self) -> bool:
         return bool(
             self.api_keys or self.api_key_file or self.api_key_secret_arn or self.api_key_param_name
+            or self.virtual_keys_enabled
         )
+
+    @property
+    def virtual_keys_enabled(self) -> bool:
+        """Virtual keys (bgw-...) are served when an admin key, a keys file or Redis is set."""
+        return bool(self.admin_api_key or self.keys_file or self.redis_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -154,8 +170,29 @@ class Settings:
                 problems.append(f"{name.upper()} must be greater than 0")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        problems.extend(self._key_problems())
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             problems.append(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
+        return problems
+
+    def _key_problems(self) -> list[str]:
+        problems = []
+        if self.redis_failure_policy not in ("open", "closed"):
+            problems.append("REDIS_FAILURE_POLICY must be open or closed, got "
+                            f"{self.redis_failure_policy!r}")
+        if not 0 < self.keys_redis_timeout_seconds <= 5:
+            problems.append("KEYS_REDIS_TIMEOUT_SECONDS must be greater than 0 and at most 5")
+        if not 0 <= self.keys_cache_seconds <= 1:
+            problems.append("KEYS_CACHE_SECONDS must be from 0 to 1 (revocation is seen within it)")
+        if self.keys_default_output_tokens < 1:
+            problems.append("KEYS_DEFAULT_OUTPUT_TOKENS must be at least 1")
+        if self.keys_metrics_top_n < 0:
+            problems.append("KEYS_METRICS_TOP_N must not be negative")
+        if self.admin_api_key is not None:
+            if len(self.admin_api_key) < 16:
+                problems.append("ADMIN_API_KEY must be at least 16 characters")
+            if self.admin_api_key in self.api_keys:
+                problems.append("ADMIN_API_KEY must differ from every API_KEY")
         return problems
 
 
@@ -233,6 +270,15 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RESPONSES_STORE_TTL_SECONDS": ("responses_store_ttl_seconds", _positive_float),
     "REDIS_URL": ("redis_url", _optional),
     "REDIS_TIMEOUT_SECONDS": ("redis_timeout_seconds", _positive_float),
+    "ADMIN_API_KEY": ("admin_api_key", _optional),
+    "KEYS_FILE": ("keys_file", _optional),
+    "KEYS_PEPPER": ("keys_pepper", _optional),
+    "KEYS_REDIS_TIMEOUT_SECONDS": ("keys_redis_timeout_seconds", _positive_float),
+    "REDIS_FAILURE_POLICY": ("redis_failure_policy", lambda raw: raw.strip().lower()),
+    "KEYS_CACHE_SECONDS": ("keys_cache_seconds", _positive_float),
+    "KEYS_DEFAULT_OUTPUT_TOKENS": ("keys_default_output_tokens", int),
+    "KEYS_METRICS_TOP_N": ("keys_metrics_top_n", int),
+    "KEYS_PRICE_TABLE_FILE": ("keys_price_table_file", _optional),
     "DEBUG": ("debug", _bool),
     "LOG_LEVEL": ("log_level", str),
     "ACCESS_LOG": ("access_log", _bool),

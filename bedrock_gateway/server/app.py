@@ -29,10 +29,13 @@ from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
 from bedrock_gateway.server import keys
 from bedrock_gateway.server.images import ImageFetcher
+from bedrock_gateway.server.key_access import add_rate_headers
+from bedrock_gateway.server.keys_setup import key_service_ctx, redis_ctx
 from bedrock_gateway.server.lifecycle import Lifecycle
 from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
 from bedrock_gateway.server.responses_setup import responses_ctx
 from bedrock_gateway.server.routes import chat, embeddings, health, models, responses
+from bedrock_gateway.server.routes.admin import add_admin_routes
 from bedrock_gateway.server.telemetry import Telemetry
 from bedrock_gateway.settings import Settings
 
@@ -47,7 +50,8 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     if not settings.has_key_source():
         raise RuntimeError(
             "No API key source is configured. Set API_KEY (or OPENAI_API_KEY), API_KEY_FILE, "
-            "API_KEY_SECRET_ARN or API_KEY_PARAM_NAME; the gateway never runs without a key.")
+            "API_KEY_SECRET_ARN or API_KEY_PARAM_NAME (or virtual keys: ADMIN_API_KEY, KEYS_FILE "
+            "or REDIS_URL); the gateway never runs without a key.")
     telemetry = Telemetry(settings, environ)
     app = web.Application(
         client_max_size=settings.max_request_body_bytes,
@@ -59,8 +63,9 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     app[keys.LIFECYCLE] = Lifecycle(settings.max_concurrent_requests)
     app[keys.KEYSTORE] = ApiKeyStore(settings.api_keys)
     app[keys.CATALOG] = _catalog_refresher(settings, app)
-    app.cleanup_ctx.extend([telemetry.cleanup_ctx, _bedrock_ctx, _keys_ctx, _catalog_ctx,
-                            _fetch_ctx, responses_ctx])
+    app.cleanup_ctx.extend([telemetry.cleanup_ctx, redis_ctx, _bedrock_ctx, _keys_ctx,
+                            key_service_ctx, _catalog_ctx, _fetch_ctx, responses_ctx])
+    app.on_response_prepare.append(add_rate_headers)
     app.on_shutdown.append(_drain)
     _add_routes(app, settings)
     return app
@@ -69,6 +74,8 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
 def _add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/health", health.health)
     app.router.add_get("/ready", health.ready)
+    if settings.admin_api_key:
+        add_admin_routes(app)
     for prefix in settings.route_prefixes:
         app.router.add_post(f"{prefix}/chat/completions", chat.chat_completions)
         app.router.add_post(f"{prefix}/embeddings", embeddings.create_embeddings)
@@ -132,7 +139,8 @@ async def _keys_ctx(app: web.Application) -> AsyncIterator[None]:
                 name = settings.api_key_param_name
                 store.add_source("API_KEY_PARAM_NAME", lambda: parameter_api_keys(ssm, name),
                                  settings.api_key_refresh_seconds)
-        await store.load_all()
+        if store.has_sources:
+            await store.load_all()
         task = asyncio.create_task(store.refresh_forever(), name="api-key-refresh")
         yield
         task.cancel()

@@ -17,6 +17,7 @@ from bedrock_gateway.errors import GatewayError
 from bedrock_gateway.server.context import REQUEST_CONTEXT, RequestContext
 from bedrock_gateway.settings import Settings
 from bedrock_gateway.telemetry.access_log import AccessLog, client_address
+from bedrock_gateway.telemetry.key_metrics import KeyMetrics
 from bedrock_gateway.telemetry.metrics import GatewayMetrics
 from bedrock_gateway.telemetry.metrics_http import start_metrics_listener
 from bedrock_gateway.telemetry.tracing import Tracing
@@ -54,6 +55,7 @@ class Telemetry:
     def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics(version=__version__)
+        self.key_metrics = KeyMetrics(self.metrics.registry, settings.keys_metrics_top_n)
         self.tracing = Tracing.from_env(environ, service_version=__version__)
         self.access_log = AccessLog(enabled=settings.access_log)
         self.metrics_port: int | None = None
@@ -131,6 +133,8 @@ class Telemetry:
             if ctx.error_code:
                 tracing.set_error(span, ctx.error_code)
             tracing.set_http_status(span, status)
+            if ctx.key_id:
+                span.set_attribute("gateway.key.id", ctx.key_id)
         if tracing.metrics_enabled and ctx.route in _OPERATIONS and ctx.model:
             tracing.record_operation(ctx.model, duration, ctx.tokens_in, ctx.tokens_out,
                                      error_type=ctx.error_code, operation=_OPERATIONS[ctx.route],
@@ -153,6 +157,7 @@ class Telemetry:
                 "tokens_out": ctx.tokens_out,
                 "bytes_sent": ctx.bytes_sent or _body_size(response),
                 "error_code": ctx.error_code,
+                "key_id": ctx.key_id,
                 "trace_id": tracing.trace_id(span),
                 "user_agent": request.headers.get("User-Agent"),
             })

@@ -15,6 +15,7 @@ from bedrock_gateway.server.http import json_response, read_json_object
 from bedrock_gateway.server.images import fetch_image
 from bedrock_gateway.server.keys import (
     IMAGE_FETCHER,
+    KEY_SERVICE,
     LIFECYCLE,
     NATIVE_STRUCTURED_OUTPUT,
     ROUTER,
@@ -31,7 +32,6 @@ from bedrock_gateway.translate.chat import (
     to_converse_kwargs,
 )
 from bedrock_gateway.translate.stream import ChunkTranslator
-
 
 # Model names longer than this are not Bedrock ids; they are cut before they reach logs.
 _MODEL_NAME_LIMIT = 256
@@ -71,9 +71,17 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     ctx.max_tokens = chat.max_tokens
     ctx.model = requested[:_MODEL_NAME_LIMIT]  # set first: an unknown model is still counted
     entry = resolve_model(app, requested, output="text")
+    ticket = await app[KEY_SERVICE].admit(
+        request, ctx, names=(requested, entry.id, entry.base_model_id),
+        input_bytes=request.content_length, max_output_tokens=chat.max_tokens,
+        stream=chat.stream)
 
     lifecycle = app[LIFECYCLE]
-    lifecycle.admit()
+    try:
+        lifecycle.admit()
+    except BaseException:
+        ticket.finish(ctx)
+        raise
     try:
         options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
         caps = capabilities_for(entry.base_model_id or entry.id)
@@ -122,3 +130,4 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             telemetry.stream_finished(ctx, upstream.attempt_token)
     finally:
         lifecycle.release()
+        ticket.finish(ctx)

@@ -12,7 +12,13 @@ from bedrock_gateway.errors import GatewayError, UpstreamError
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.keys import LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.keys import (
+    KEY_SERVICE,
+    LIFECYCLE,
+    ROUTER,
+    SETTINGS,
+    TELEMETRY,
+)
 from bedrock_gateway.translate.embeddings import (
     Invocation,
     assemble_vectors,
@@ -39,9 +45,16 @@ async def create_embeddings(request: web.Request) -> web.Response:
     entry = resolve_model(app, embeddings.model, output="embedding")
     family = family_for(entry.base_model_id or entry.id)
     invocations = plan_invocations(embeddings, family)
+    ticket = await app[KEY_SERVICE].admit(
+        request, ctx, names=(embeddings.model, entry.id, entry.base_model_id),
+        input_bytes=request.content_length, max_output_tokens=0, stream=False)
 
     lifecycle = app[LIFECYCLE]
-    lifecycle.admit()
+    try:
+        lifecycle.admit()
+    except BaseException:
+        ticket.finish(ctx)
+        raise
     try:
         router = app[ROUTER]
         observer = app[TELEMETRY].observer(ctx)
@@ -78,3 +91,4 @@ async def create_embeddings(request: web.Request) -> web.Response:
             embeddings.model, vectors, prompt_tokens, embeddings.encoding_format))
     finally:
         lifecycle.release()
+        ticket.finish(ctx)
