@@ -5,6 +5,9 @@ revocation, the keys file re-read on change."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 
 import yaml
 
@@ -235,3 +238,71 @@ async def test_admin_writes_the_keys_file(make_gateway, tmp_path):
     assert (await chat(other.root, created["key"], model=HAIKU)).status == 200
     got = await usage(gateway.root, created["id"])
     assert got["key_id"] == created["id"]
+
+
+async def test_usd_budget_from_the_price_table(make_gateway, tmp_path):
+    prices = tmp_path / "prices.yaml"
+    # 1 USD per input and per output token for Haiku: one request spends the budget.
+    prices.write_text('"anthropic.claude-3-haiku-*": {input_per_million: 1000000, '
+                      'output_per_million: 1000000}\n')
+    gateway = await make_gateway(admin_api_key=ADMIN_KEY, keys_price_table_file=str(prices))
+    created = await create_key(gateway.root, budget={"usd_per_month": 2})
+    assert (await chat(gateway.root, created["key"], "a b [[emu chunks=3]]",
+                       model=HAIKU)).status == 200
+    await wait_usage(gateway.root, created["id"], 1)
+    refused = await chat(gateway.root, created["key"], model=HAIKU)
+    assert refused.status == 429 and refused.body["error"]["code"] == "budget_exceeded"
+    assert "USD" in refused.body["error"]["message"]
+    # Embeddings models have no price here: a key with only an embeddings budget is unaffected.
+    cheap = await create_key(gateway.root, budget={"usd_per_month": 2})
+    body = {"model": "cohere.embed-multilingual-v3", "input": ["a"]}
+    for _ in range(2):
+        reply = await call("POST", f"{gateway.root}/v1/embeddings", cheap["key"], body)
+        assert reply.status == 200
+
+
+async def _cli(root: str, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bedrock_gateway.keys", "--url", root, *args,
+        env={**os.environ, "ADMIN_API_KEY": ADMIN_KEY},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_cli_over_the_admin_api(make_gateway):
+    gateway = await make_gateway(admin_api_key=ADMIN_KEY)
+    code, out, _ = await _cli(gateway.root, "create", "--name", "cli", "--team", "ops",
+                              "--model", "anthropic.*", "--rpm", "2", "--tokens-per-day", "9999")
+    assert code == 0
+    created = json.loads(out)
+    assert created["limits"]["rpm"] == 2 and created["budget"]["tokens_per_day"] == 9999
+    assert (await chat(gateway.root, created["key"], model=HAIKU)).status == 200
+    code, out, _ = await _cli(gateway.root, "list")
+    assert [k["id"] for k in json.loads(out)["data"]] == [created["id"]]
+    assert created["key"] not in out
+    code, out, _ = await _cli(gateway.root, "update", created["id"], "--rpm", "7")
+    assert json.loads(out)["limits"]["rpm"] == 7
+    await wait_usage(gateway.root, created["id"], 1)
+    code, out, _ = await _cli(gateway.root, "usage", created["id"], "--days", "2")
+    assert json.loads(out)["totals"]["requests"] == 1
+    code, out, _ = await _cli(gateway.root, "revoke", created["id"])
+    assert code == 0
+    assert (await chat(gateway.root, created["key"], model=HAIKU)).status == 401
+    code, _, err = await _cli(gateway.root, "create", "--rpm", "1")
+    assert code == 1 and "error 400" in err and "name" in err
+    code, _, err = await _cli(gateway.root, "get", "nosuchkey000")
+    assert code == 1 and "error 404" in err
+
+
+async def test_cli_record_makes_a_keys_file_entry(make_gateway, tmp_path):
+    code, out, err = await _cli("http://127.0.0.1:1", "record", "--name", "offline",
+                                "--rpm", "5")
+    assert code == 0
+    secret = err.split("shown once; give it to the key's owner): ")[1].strip()
+    assert secret not in out
+    keys_file = tmp_path / "keys.yaml"
+    keys_file.write_text(out)
+    gateway = await make_gateway(keys_file=str(keys_file))
+    reply = await chat(gateway.root, secret, model=HAIKU)
+    assert reply.status == 200 and reply.headers["x-ratelimit-limit-requests"] == "5"
