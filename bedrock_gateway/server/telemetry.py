@@ -55,7 +55,8 @@ class Telemetry:
     def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics(version=__version__)
-        self.key_metrics = KeyMetrics(self.metrics.registry, settings.keys_metrics_top_n)
+        self.key_metrics = KeyMetrics(self.metrics.registry, settings.keys_metrics_top_n,
+                                      redis=settings.redis_url is not None)
         self.tracing = Tracing.from_env(environ, service_version=__version__)
         self.access_log = AccessLog(enabled=settings.access_log)
         self.metrics_port: int | None = None

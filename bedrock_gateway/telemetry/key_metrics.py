@@ -16,7 +16,7 @@ KEY_OUTCOMES = ("ok", "revoked", "rpm", "tpm", "budget_day", "budget_month", "bu
 
 
 class KeyMetrics:
-    def __init__(self, registry: CollectorRegistry, top_n: int) -> None:
+    def __init__(self, registry: CollectorRegistry, top_n: int, redis: bool) -> None:
         self._key = _Bounded(top_n)
         self._team = _Bounded(top_n)
         self._operation = _Bounded(16)
@@ -27,23 +27,22 @@ class KeyMetrics:
         self.tokens = Counter(
             "bedrock_gateway_key_tokens_total", "Tokens used by key (Bedrock's usage).",
             ["key", "team", "kind"], registry=registry)
+        # Only with REDIS_URL: a gateway without Redis exports no redis_up (no false alert).
         self.redis_up = Gauge(
             "bedrock_gateway_redis_up",
-            "1 when the last Redis call (keys, limits) succeeded, 0 when it failed; absent "
-            "without REDIS_URL.", registry=registry)
+            "1 when the last Redis call (keys, limits, ping) succeeded, 0 when it failed.",
+            registry=registry if redis else None)
         self.redis_errors = Counter(
             "bedrock_gateway_redis_errors_total", "Failed or timed-out Redis calls.",
-            ["operation"], registry=registry)
+            ["operation"], registry=registry if redis else None)
         self.fail_open = Counter(
             "bedrock_gateway_limiter_fail_open_total",
             "Requests served unchecked because Redis was unavailable (REDIS_FAILURE_POLICY=open).",
             registry=registry)
-        self._redis_used = False
+        if redis:
+            self.redis_errors.labels("reserve")
 
     def redis_result(self, operation: str, ok: bool) -> None:
-        if not self._redis_used:
-            self._redis_used = True
-            self.redis_errors.labels("reserve")
         self.redis_up.set(1 if ok else 0)
         if not ok:
             self.redis_errors.labels(self._operation(operation)).inc()
