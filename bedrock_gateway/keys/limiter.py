@@ -76,6 +76,9 @@ class Limiter(Protocol):
 
     async def usage(self, key_id: str, days: list[str]) -> list[dict]: ...
 
+    async def flush(self) -> None:
+        """Finish settling what is queued (at shutdown)."""
+
 
 def decide(limits: Limits, budget: Budget, *, requests: int, tokens: int, streams: int,
            day: int, month: int, usd_micros: int, estimate: int, stream: bool) -> str:
@@ -166,6 +169,9 @@ class MemoryLimiter:
         row[1] += usage.input_tokens
         row[2] += usage.output_tokens
         row[3] += usage.cached_tokens
+
+    async def flush(self) -> None:
+        pass  # settles apply at once
 
     async def usage(self, key_id: str, days: list[str]) -> list[dict]:
         wanted = set(days)

@@ -47,6 +47,7 @@ _DAY_TTL_S = 3 * 86400
 _MONTH_TTL_S = 40 * 86400
 _USAGE_TTL_S = 400 * 86400
 _CACHE_MAX = 10_000
+SETTLE_BATCH_SECONDS = 0.02
 
 # KEYS: record, requests/min, tokens/min, streams, tokens/day, tokens/month, usd/month
 # ARGV: rpm, tpm, max_streams, day budget, month budget, usd budget (micros), estimate,
@@ -129,6 +130,8 @@ class RedisKeys:
         self._cache: dict[str, tuple[float, VirtualKey | None]] = {}
         self._reserve = client.register_script(_RESERVE)
         self._settle = client.register_script(_SETTLE)
+        self._pending: list[tuple[list, list]] = []
+        self._flusher: asyncio.Task | None = None
 
     async def _call(self, what: str, call: Awaitable[T], timeout_s: float | None = None) -> T:
         try:
@@ -208,16 +211,38 @@ class RedisKeys:
                         Reservation(kid, estimate, lease, windows))
 
     async def settle(self, reservation: Reservation, usage: Usage | None) -> None:
+        """Queued: settles of the next SETTLE_BATCH_SECONDS go to Redis in one pipeline (one
+        round trip for many requests; a stream slot is free again within that time)."""
         kid, windows = reservation.key_id, reservation.windows
         actual = (usage.input_tokens + usage.output_tokens) if usage else 0
-        await self._call("settle", self._settle(
-            keys=[_k(kid, f"tpm:{windows.minute}"), _k(kid, f"day:{windows.day}"),
-                  _k(kid, f"month:{windows.month}"), _k(kid, f"usd:{windows.month}"),
-                  _k(kid, "streams"), _k(kid, f"usage:{windows.day}")],
-            args=[actual - reservation.estimate, usage.usd_micros if usage else 0,
-                  reservation.lease or "", usage.model if usage else "", 1,
-                  *((usage.input_tokens, usage.output_tokens, usage.cached_tokens)
-                    if usage else (0, 0, 0))]), self._admin_timeout_s)
+        self._pending.append((
+            [_k(kid, f"tpm:{windows.minute}"), _k(kid, f"day:{windows.day}"),
+             _k(kid, f"month:{windows.month}"), _k(kid, f"usd:{windows.month}"),
+             _k(kid, "streams"), _k(kid, f"usage:{windows.day}")],
+            [actual - reservation.estimate, usage.usd_micros if usage else 0,
+             reservation.lease or "", usage.model if usage else "", 1,
+             *((usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+               if usage else (0, 0, 0))]))
+        if self._flusher is None or self._flusher.done():  # one flush scheduled at a time
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(SETTLE_BATCH_SECONDS)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send the queued settles now (also at shutdown). A failure loses them (logged): the
+        reservations then stand until their windows end, so a Redis outage errs on the side of
+        the limits."""
+        while self._pending:
+            batch, self._pending = self._pending[:500], self._pending[500:]
+            pipe = self._client.pipeline(transaction=False)
+            for keys, args in batch:
+                await self._settle(keys=keys, args=args, client=pipe)  # queued, not sent
+            try:
+                await self._call("settle", pipe.execute(), self._admin_timeout_s)
+            except RateLimiterUnavailableError:
+                log.warning("%d usage settlements were lost (Redis unavailable)", len(batch))
 
     async def usage(self, key_id: str, days: list[str]) -> list[dict]:
         pipe = self._client.pipeline(transaction=False)

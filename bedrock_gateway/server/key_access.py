@@ -215,6 +215,11 @@ class KeyService:
     async def drain(self) -> None:
         if self._settling:
             await asyncio.wait(list(self._settling), timeout=5)
+        try:
+            async with asyncio.timeout(5):
+                await self.limiter.flush()
+        except TimeoutError:
+            log.warning("queued usage settlements were not written before shutdown")
 
     def _count(self, key_id: str, team: str | None, outcome: str) -> None:
         if self._metrics is not None:
