@@ -11,6 +11,7 @@ request to reserve, one to settle). Three fresh gateway processes, measured in i
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -85,9 +86,20 @@ async def limiter_micro(redis_url: str, n: int = 2000) -> dict:
                 await limiter.settle(decision.reservation, Usage("m", 10, 20, 0))
                 walls.append(time.perf_counter() - started)
             cpu_us = (time.process_time() - cpu_started) / n * 1e6
+
+            async def worker(count: int, limiter=limiter) -> None:
+                for _ in range(count):
+                    decision = await limiter.reserve(record, 1000, True)
+                    await asyncio.sleep(0)
+                    await limiter.settle(decision.reservation, Usage("m", 10, 20, 0))
+
+            cpu_started = time.process_time()
+            await asyncio.gather(*(worker(n // 50) for _ in range(50)))
+            await limiter.flush()
+            c50_cpu_us = (time.process_time() - cpu_started) / (n // 50 * 50) * 1e6
             out[name] = {"wall_us_p50": round(percentile(walls, 50) * 1e6, 1),
                          "wall_us_p99": round(percentile(walls, 99) * 1e6, 1),
-                         "cpu_us": round(cpu_us, 1)}
+                         "cpu_us": round(cpu_us, 1), "c50_cpu_us": round(c50_cpu_us, 1)}
     finally:
         await client.aclose()
     return out

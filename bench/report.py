@@ -135,8 +135,10 @@ def _keys_rows(keys: dict | None, rows: list[Row]) -> None:
                      f"{pct:+.1f}%", "< 10%", _met(pct < 10)))
     micro = keys.get("limiter_micro", {})
     for mode, data in micro.items():
-        rows.append((f"Keys {mode}: reserve + settle in-process, wall p99 / CPU (µs)", None,
+        rows.append((f"Keys {mode}: reserve + settle in-process c=1, wall p99 / CPU (µs)", None,
                      data["wall_us_p99"], data["cpu_us"], "", "-"))
+        rows.append((f"Keys {mode}: reserve + settle in-process c=50, CPU (µs)", None,
+                     data.get("c50_cpu_us"), None, "", "-"))
     rows.append(("Keys: errors", None, keys["errors"], None, "0", _met(keys["errors"] == 0)))
 
 

@@ -21,6 +21,7 @@ OK = "ok"
 # Outcomes that refuse a request, in the order they are checked.
 REFUSALS = ("revoked", "rpm", "tpm", "budget_day", "budget_month", "budget_usd", "streams")
 USD_MICROS = 1_000_000
+USAGE_DAYS = 400  # usage by day is kept this long (in Redis too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class MemoryLimiter:
     def __init__(self, lease_s: float = 600.0) -> None:
         self._lease_s = lease_s
         self._minute = -1
+        self._day = ""
         self._requests: dict[str, int] = defaultdict(int)  # this minute only
         self._tokens: dict[str, int] = defaultdict(int)
         self._spent: dict[tuple[str, str], int] = defaultdict(int)  # (id, day|month) -> tokens
@@ -121,6 +123,16 @@ class MemoryLimiter:
             self._minute = windows.minute
             self._requests.clear()
             self._tokens.clear()
+        if windows.day != self._day:  # once a day: forget spent budgets and old usage
+            self._day = windows.day
+            current = (windows.day, windows.month)
+            for table in (self._spent, self._usd):
+                for entry in [e for e in table if e[1] not in current]:
+                    del table[entry]
+            oldest = Windows.at(time.time() - USAGE_DAYS * 86400).day
+            for rows in self._usage.values():
+                for entry in [e for e in rows if e[0] < oldest]:
+                    del rows[entry]
 
     async def reserve(self, key: VirtualKey, estimate: int, stream: bool,
                       now: float | None = None) -> Decision:

@@ -37,6 +37,7 @@ from bedrock_gateway.keys.limiter import (
     usage_row,
 )
 from bedrock_gateway.keys.model import VirtualKey, from_stored
+from bedrock_gateway.keys.redis_batch import ScriptBatcher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,8 +129,8 @@ class RedisKeys:
         self._lease_s = lease_s
         self._health = health or (lambda _op, _ok: None)
         self._cache: dict[str, tuple[float, VirtualKey | None]] = {}
-        self._reserve = client.register_script(_RESERVE)
-        self._settle = client.register_script(_SETTLE)
+        self._reserve = ScriptBatcher(client, _RESERVE)
+        self._settle = ScriptBatcher(client, _SETTLE)
         self._pending: list[tuple[list, list]] = []
         self._flusher: asyncio.Task | None = None
 
@@ -196,12 +197,12 @@ class RedisKeys:
         lease = new_lease() if stream else None
         now_ms = int(now * 1000)
         limits, budget = key.limits, key.budget
-        code, requests, tokens = await self._call("reserve", self._reserve(
-            keys=[_k(kid, "key"), _k(kid, f"rpm:{windows.minute}"),
+        code, requests, tokens = await self._call("reserve", self._reserve.call(
+            [_k(kid, "key"), _k(kid, f"rpm:{windows.minute}"),
                   _k(kid, f"tpm:{windows.minute}"), _k(kid, "streams"),
                   _k(kid, f"day:{windows.day}"), _k(kid, f"month:{windows.month}"),
                   _k(kid, f"usd:{windows.month}")],
-            args=[limits.rpm, limits.tpm, limits.max_streams, budget.tokens_per_day,
+            [limits.rpm, limits.tpm, limits.max_streams, budget.tokens_per_day,
                   budget.tokens_per_month, int(budget.usd_per_month * 1_000_000), estimate,
                   1 if stream else 0, lease or "", now_ms, now_ms + int(self._lease_s * 1000)]))
         if code != 0:
@@ -236,13 +237,16 @@ class RedisKeys:
         the limits."""
         while self._pending:
             batch, self._pending = self._pending[:500], self._pending[500:]
-            pipe = self._client.pipeline(transaction=False)
-            for keys, args in batch:
-                await self._settle(keys=keys, args=args, client=pipe)  # queued, not sent
             try:
-                await self._call("settle", pipe.execute(), self._admin_timeout_s)
+                results = await self._call("settle", self._settle.send(batch),
+                                           self._admin_timeout_s)
             except RateLimiterUnavailableError:
                 log.warning("%d usage settlements were lost (Redis unavailable)", len(batch))
+                continue
+            failed = [r for r in results if isinstance(r, Exception)]
+            if failed:
+                log.warning("%d usage settlements failed: %s", len(failed),
+                            type(failed[0]).__name__)
 
     async def usage(self, key_id: str, days: list[str]) -> list[dict]:
         pipe = self._client.pipeline(transaction=False)
