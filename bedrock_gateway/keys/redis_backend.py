@@ -7,7 +7,9 @@ so one Lua script touches one slot (Redis Cluster / ElastiCache cluster mode wor
 `reserve` is one script per request: it reads the revoked flag (so a revocation stops the next
 request on every replica at once), checks every limit and budget, and reserves the request and
 its token estimate in every window, or nothing. `settle` is one script: the estimate is replaced
-by the real usage, the stream slot released, the usage by model and day recorded. Records are
+by the real usage, the stream slot released, the usage by model and day recorded. Both go
+through one ScriptPipeline (redis_batch.py): the checks of one event-loop turn share a round
+trip, and settles ride along with the next one (or leave within 20 ms). Records are
 cached in process for at most `cache_s` (≤ 1 s) for the secret's hash check.
 
 Every call is bounded by `timeout_s`; a failure raises RateLimiterUnavailableError and is
@@ -37,7 +39,7 @@ from bedrock_gateway.keys.limiter import (
     usage_row,
 )
 from bedrock_gateway.keys.model import VirtualKey, from_stored
-from bedrock_gateway.keys.redis_batch import ScriptBatcher
+from bedrock_gateway.keys.redis_batch import ScriptPipeline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +51,13 @@ _MONTH_TTL_S = 40 * 86400
 _USAGE_TTL_S = 400 * 86400
 _CACHE_MAX = 10_000
 SETTLE_BATCH_SECONDS = 0.02
+_DOWN_SECONDS = 1.0
+_FAST_FAIL = frozenset({"reserve", "key_lookup"})
+
+
+def _unavailable() -> RateLimiterUnavailableError:
+    return RateLimiterUnavailableError("Keys and limits (Redis) are unavailable; retry shortly.",
+                                       retry_after=1.0)
 
 # KEYS: record, requests/min, tokens/min, streams, tokens/day, tokens/month, usd/month
 # ARGV: rpm, tpm, max_streams, day budget, month budget, usd budget (micros), estimate,
@@ -129,21 +138,28 @@ class RedisKeys:
         self._lease_s = lease_s
         self._health = health or (lambda _op, _ok: None)
         self._cache: dict[str, tuple[float, VirtualKey | None]] = {}
-        self._reserve = ScriptBatcher(client, _RESERVE)
-        self._settle = ScriptBatcher(client, _SETTLE)
-        self._pending: list[tuple[list, list]] = []
-        self._flusher: asyncio.Task | None = None
+        self._pipeline = ScriptPipeline(client, post_delay_s=SETTLE_BATCH_SECONDS,
+                                        timeout_s=admin_timeout_s)
+        self._reserve = self._pipeline.script(_RESERVE)
+        self._settle = self._pipeline.script(_SETTLE)
+        self._down_until = 0.0
 
     async def _call(self, what: str, call: Awaitable[T], timeout_s: float | None = None) -> T:
+        if what in _FAST_FAIL and time.monotonic() < self._down_until:
+            # Redis failed within the last second: do not make every request wait for the
+            # timeout again (the background ping, or the next call after that second, retries).
+            if asyncio.iscoroutine(call):
+                call.close()
+            raise _unavailable()
         try:
             async with asyncio.timeout(timeout_s or self._timeout_s):
                 result = await call
         except (RedisError, OSError, TimeoutError) as exc:
+            self._down_until = time.monotonic() + _DOWN_SECONDS
             self._health(what, False)
             log.warning("Redis %s failed: %s", what, type(exc).__name__)
-            raise RateLimiterUnavailableError(
-                "Keys and limits (Redis) are unavailable; retry shortly.",
-                retry_after=1.0) from None
+            raise _unavailable() from None
+        self._down_until = 0.0
         self._health(what, True)
         return result
 
@@ -197,8 +213,8 @@ class RedisKeys:
         lease = new_lease() if stream else None
         now_ms = int(now * 1000)
         limits, budget = key.limits, key.budget
-        code, requests, tokens = await self._call("reserve", self._reserve.call(
-            [_k(kid, "key"), _k(kid, f"rpm:{windows.minute}"),
+        code, requests, tokens = await self._call("reserve", self._pipeline.call(
+            self._reserve, [_k(kid, "key"), _k(kid, f"rpm:{windows.minute}"),
                   _k(kid, f"tpm:{windows.minute}"), _k(kid, "streams"),
                   _k(kid, f"day:{windows.day}"), _k(kid, f"month:{windows.month}"),
                   _k(kid, f"usd:{windows.month}")],
@@ -212,41 +228,23 @@ class RedisKeys:
                         Reservation(kid, estimate, lease, windows))
 
     async def settle(self, reservation: Reservation, usage: Usage | None) -> None:
-        """Queued: settles of the next SETTLE_BATCH_SECONDS go to Redis in one pipeline (one
-        round trip for many requests; a stream slot is free again within that time)."""
+        """Queued: it leaves with the next limit check's round trip, or within
+        SETTLE_BATCH_SECONDS (a stream slot is free again within that time). If Redis is down
+        it is lost (logged): the reservation then stands until its windows end, so an outage
+        errs on the side of the limits."""
         kid, windows = reservation.key_id, reservation.windows
         actual = (usage.input_tokens + usage.output_tokens) if usage else 0
-        self._pending.append((
-            [_k(kid, f"tpm:{windows.minute}"), _k(kid, f"day:{windows.day}"),
-             _k(kid, f"month:{windows.month}"), _k(kid, f"usd:{windows.month}"),
-             _k(kid, "streams"), _k(kid, f"usage:{windows.day}")],
-            [actual - reservation.estimate, usage.usd_micros if usage else 0,
-             reservation.lease or "", usage.model if usage else "", 1,
-             *((usage.input_tokens, usage.output_tokens, usage.cached_tokens)
-               if usage else (0, 0, 0))]))
-        if self._flusher is None or self._flusher.done():  # one flush scheduled at a time
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
-
-    async def _flush_soon(self) -> None:
-        await asyncio.sleep(SETTLE_BATCH_SECONDS)
-        await self.flush()
+        self._pipeline.post(self._settle, [
+            _k(kid, f"tpm:{windows.minute}"), _k(kid, f"day:{windows.day}"),
+            _k(kid, f"month:{windows.month}"), _k(kid, f"usd:{windows.month}"),
+            _k(kid, "streams"), _k(kid, f"usage:{windows.day}")], [
+            actual - reservation.estimate, usage.usd_micros if usage else 0,
+            reservation.lease or "", usage.model if usage else "", 1,
+            *((usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+              if usage else (0, 0, 0))])
 
     async def flush(self) -> None:
-        """Send the queued settles now (also at shutdown). A failure loses them (logged): the
-        reservations then stand until their windows end, so a Redis outage errs on the side of
-        the limits."""
-        while self._pending:
-            batch, self._pending = self._pending[:500], self._pending[500:]
-            try:
-                results = await self._call("settle", self._settle.send(batch),
-                                           self._admin_timeout_s)
-            except RateLimiterUnavailableError:
-                log.warning("%d usage settlements were lost (Redis unavailable)", len(batch))
-                continue
-            failed = [r for r in results if isinstance(r, Exception)]
-            if failed:
-                log.warning("%d usage settlements failed: %s", len(failed),
-                            type(failed[0]).__name__)
+        await self._pipeline.flush()
 
     async def usage(self, key_id: str, days: list[str]) -> list[dict]:
         pipe = self._client.pipeline(transaction=False)

@@ -19,8 +19,10 @@ from tests.support.redis_server import free_port, redis_server
 @pytest.fixture
 async def pair(emulator_url, tmp_path):
     with redis_server() as (url, _proc):
-        gateways = [start_gateway(emulator_url, tmp_path, REDIS_URL=url,
-                                  ADMIN_API_KEY=ADMIN_KEY) for _ in range(2)]
+        # A generous bound: on a loaded test machine a 50 ms limit check could time out and
+        # (fail-open) let a request through that the limit must refuse.
+        gateways = [start_gateway(emulator_url, tmp_path, REDIS_URL=url, ADMIN_API_KEY=ADMIN_KEY,
+                                  KEYS_REDIS_TIMEOUT_SECONDS="2") for _ in range(2)]
         try:
             for gateway in gateways:
                 await wait_ready(f"{gateway.root}/ready")
