@@ -5,15 +5,15 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 EMULATOR_PORT ?= 4010
 STAMP  := $(VENV)/.installed
+# Where the runbooks (docs/deploy.md) are published: the one base of every alert's runbook_url.
+RUNBOOK_BASE_URL ?= https://github.com/example-org/bedrock-gateway/blob/main/docs/deploy.md
 
-.PHONY: help venv demo demo-observability run test test-fast lint bench tools image lock clean
+.PHONY: help venv demo demo-observability run test test-fast lint bench tools image lock clean \
+        k8s-rules deploy-check
 
-help:
-	@echo "make demo   - gateway on the bundled Bedrock emulator (PORT=$(PORT))"
-	@echo "make test   - the whole test suite"
-	@echo "make run    - gateway on real Amazon Bedrock (standard AWS credential chain)"
-	@echo "make bench  - benchmark, writes bench-results/"
-	@echo "make image  - build docker/Dockerfile (needs a Docker engine)"
+# Every target carries a `## description`; `make help` prints them all (a test checks that).
+help: ## list every target with what it does
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # requirements/dev-lock.txt is the hashed resolver output (runtime pins + test tools), so pip
 # installs exactly the tested set and `pip check` holds; the package itself goes on top, editable.
@@ -24,49 +24,48 @@ $(STAMP): requirements/lock.txt requirements/dev-lock.txt setup.cfg pyproject.to
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) ## the virtualenv .venv from requirements/dev-lock.txt (hashed), package editable
 
-tools:
+tools: ## install the test tools (promtool and chromium with apt-get; says what it installs)
 	bash scripts/install-tools.sh
 
-demo: venv
+demo: venv ## gateway on the bundled Bedrock emulator (PORT=8000 unless given)
 	$(BIN)/python scripts/demo.py --port $(PORT) --emulator-port $(EMULATOR_PORT)
 
-demo-observability: venv tools
+demo-observability: venv tools ## the demo plus a Prometheus server with the alert rules
 	$(BIN)/python scripts/demo.py --port $(PORT) --emulator-port $(EMULATOR_PORT) --prometheus
 
-run: venv
+run: venv ## gateway on real Amazon Bedrock (standard AWS credential chain)
 	$(BIN)/python -m bedrock_gateway --port $(PORT)
 
-lint: venv
+lint: venv ## import-linter contracts and ruff
 	$(BIN)/lint-imports
 	$(BIN)/ruff check bedrock_gateway tests scripts bench
 
-test: venv tools
+test: venv tools ## the whole test suite (what CI runs), after pip check
 	$(BIN)/python -m pip check
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: venv
+test-fast: venv ## the unit tests only
 	$(BIN)/python -m pytest -q -x tests/unit
 
-bench: venv
+bench: venv ## benchmark, writes bench-results/
 	$(BIN)/python -m bench --out bench-results
 
-image:
+image: ## build docker/Dockerfile (needs a Docker engine)
 	docker build -f docker/Dockerfile -t bedrock-gateway:dev .
 
-# Regenerate the locks from the current virtualenv (after adding a dependency on purpose).
-lock: venv
+# Recompile the hashed locks with uv (after changing setup.cfg or requirements/dev.in).
+lock: venv ## recompile requirements/lock.txt and dev-lock.txt (UPGRADE=1 to move pins)
 	$(BIN)/python scripts/lock.py
 
-clean:
+clean: ## remove the virtualenv, bench results and build leftovers
 	rm -rf $(VENV) bench-results .pytest_cache *.egg-info
 
-.PHONY: k8s-rules deploy-check
-# Regenerate k8s/base/prometheusrule.yaml from config/prometheus/rules (the one source).
-k8s-rules: venv
-	$(BIN)/python k8s/tools/render_prometheusrule.py
+# Regenerate k8s/base/prometheusrule.yaml and the dashboard copy from config/ (the one source).
+k8s-rules: venv ## regenerate the PrometheusRule and dashboard ConfigMap file; RUNBOOK_BASE_URL=... relinks runbooks
+	$(BIN)/python k8s/tools/render_prometheusrule.py --runbook-base "$(RUNBOOK_BASE_URL)"
 
-deploy-check: venv tools
+deploy-check: venv tools ## the deployment checks only (kustomize, schemas, promtool, hadolint)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy

@@ -11,31 +11,48 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
 from aiohttp import web
 
+from bedrock_gateway import __version__
+from bedrock_gateway.server import keys
 from bedrock_gateway.server.app import create_app
 from bedrock_gateway.server.keys import LIFECYCLE
-from bedrock_gateway.settings import Settings, SettingsError
+from bedrock_gateway.settings import Settings, SettingsError, ignored_incumbent_settings
+from bedrock_gateway.settings_report import effective_config_yaml, startup_summary
+from bedrock_gateway.settings_table import help_text
+from bedrock_gateway.telemetry.log_format import log_handler
 
 log = logging.getLogger("bedrock_gateway")
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bedrock-gateway", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="bedrock-gateway",
+        description="OpenAI-compatible gateway to Amazon Bedrock: serves the API (and metrics)"
+                    " until SIGTERM, then drains gracefully.",
+        epilog=help_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", help="listen address (env HOST, default 0.0.0.0)")
     parser.add_argument("--port", type=int, help="API port (env PORT, default 8000)")
     parser.add_argument("--metrics-port", type=int,
                         help="Prometheus port, 0 = off (env METRICS_PORT, default 9464)")
+    parser.add_argument("--version", action="version", version=f"bedrock-gateway {__version__}")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the effective settings as a GATEWAY_CONFIG_FILE (secrets "
+                             "redacted) and exit; exit status 2 when they are invalid")
     return parser.parse_args(argv)
 
 
 def configure_logging(settings: Settings) -> None:
     level = logging.DEBUG if settings.debug else getattr(logging, settings.log_level.upper())
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(log_handler(settings.log_format, sys.stderr))
+    root.setLevel(level)
     # botocore's debug output includes request headers and bodies (prompts): keep it quiet.
     for noisy in ("botocore", "aiobotocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -56,8 +73,8 @@ async def serve(settings: Settings) -> None:
         raise
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
     await site.start()
-    log.info("bedrock-gateway listening on http://%s:%d%s", settings.host, settings.port,
-             settings.api_route_prefix)
+    log.info("%s", startup_summary(settings, __version__,
+                                   metrics_port=app[keys.TELEMETRY].metrics_port))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -76,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                                     ("metrics_port", args.metrics_port)) if v is not None}
     try:
         settings = Settings.from_env(**overrides)
+        if args.print_config:
+            print(effective_config_yaml(settings), end="")
+            return 0
         if not settings.has_key_source():
             raise SettingsError(
                 "No API key source is configured. Set API_KEY (or OPENAI_API_KEY), API_KEY_FILE,"
@@ -84,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bedrock-gateway: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings)
+    for name, why in ignored_incumbent_settings(os.environ).items():
+        log.warning("%s is set but not used by this gateway: %s", name, why)
     try:
         asyncio.run(serve(settings))
     except RuntimeError as exc:  # start-up failures (key sources, ...) with their reason

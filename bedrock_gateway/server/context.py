@@ -32,6 +32,8 @@ class RequestContext:
     disconnected: bool = False
     key_id: str | None = None  # the caller's key id (never the secret)
     span: Any = None
+    response_model: str | None = None  # the Bedrock model id that answered
+    chunk_timer: Any = None  # the stream's ChunkTimer, when one is kept
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

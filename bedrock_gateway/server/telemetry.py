@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiohttp import web
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from bedrock_gateway import __version__
 from bedrock_gateway.errors import GatewayError
@@ -109,10 +111,16 @@ class Telemetry:
                                       operation=_OPERATIONS.get(route, route),
                                       model=None) as span:
             ctx.span = span
+            # The span is the current one while the handler runs (only when tracing), so log
+            # records of this request carry its trace id (LOG_FORMAT=json).
+            token = (otel_context.attach(trace.set_span_in_context(span))
+                     if span is not None else None)
             try:
                 response = await handler(request)
                 return response
             finally:
+                if token is not None:
+                    otel_context.detach(token)
                 self._finish(request, ctx, response, span, started_wall)
 
     def _finish(self, request: web.Request, ctx: RequestContext,
@@ -131,15 +139,21 @@ class Telemetry:
                 tracing.set_usage(span, input_tokens=ctx.tokens_in, output_tokens=ctx.tokens_out)
             if ctx.finish_reason:
                 tracing.set_finish_reasons(span, [ctx.finish_reason])
+            if ctx.response_model:
+                tracing.set_response(span, response_model=ctx.response_model)
             if ctx.error_code:
                 tracing.set_error(span, ctx.error_code)
             tracing.set_http_status(span, status)
             if ctx.key_id:
                 span.set_attribute("gateway.key.id", ctx.key_id)
         if tracing.metrics_enabled and ctx.route in _OPERATIONS and ctx.model:
-            tracing.record_operation(ctx.model, duration, ctx.tokens_in, ctx.tokens_out,
-                                     error_type=ctx.error_code, operation=_OPERATIONS[ctx.route],
-                                     region=ctx.region)
+            timer = ctx.chunk_timer
+            tracing.record_operation(
+                ctx.model, duration, ctx.tokens_in, ctx.tokens_out, error_type=ctx.error_code,
+                operation=_OPERATIONS[ctx.route], region=ctx.region,
+                response_model=ctx.response_model,
+                first_chunk_s=ctx.ttft_s if ctx.stream else None,
+                chunk_gaps=(timer.gaps, timer.total_seconds) if timer is not None else None)
         if self.access_log.enabled:
             self.access_log.write({
                 "time": started_wall,
@@ -177,6 +191,8 @@ class Telemetry:
             self.tracing.set_usage(span, input_tokens=ctx.tokens_in, output_tokens=ctx.tokens_out)
         if ctx.finish_reason:
             self.tracing.set_finish_reasons(span, [ctx.finish_reason])
+        if ctx.response_model:
+            self.tracing.set_response(span, response_model=ctx.response_model)
 
     def _record_metrics(self, ctx: RequestContext, status: int, duration: float) -> None:
         metrics = self.metrics
@@ -199,7 +215,12 @@ class Telemetry:
             self.metrics.inflight_streams.inc()
 
     def chunk_timer(self, ctx: RequestContext):
-        return self.metrics.chunk_timer(ctx.model) if self.metrics_enabled else None
+        """The stream's chunk timer: Prometheus' inter-chunk histogram, and the OTLP
+        time_per_output_chunk at the request's end (kept on the context for that)."""
+        if not (self.metrics_enabled or self.tracing.metrics_enabled):
+            return None
+        ctx.chunk_timer = self.metrics.chunk_timer(ctx.model)
+        return ctx.chunk_timer
 
     def stream_finished(self, ctx: RequestContext, attempt_token: Any) -> None:
         if self.metrics_enabled:

@@ -107,6 +107,10 @@ class ChunkTimer:
     def gaps(self) -> int:
         return sum(self._counts)
 
+    @property
+    def total_seconds(self) -> float:
+        return self._sum
+
     def close(self) -> None:
         if self._closed:
             return

@@ -14,7 +14,13 @@ import re
 from collections.abc import Iterable
 from types import MappingProxyType
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from bedrock_gateway.telemetry.collectors import (
     BreakersSource,
@@ -72,6 +78,9 @@ class GatewayMetrics:
     """All Prometheus metrics of one gateway app; `registry` is what /metrics exposes."""
 
     def __init__(self, version: str, registry: CollectorRegistry | None = None) -> None:
+        # No `<name>_created` series: nothing reads them and they double the series count.
+        # (prometheus_client's switch is process-wide; every gateway app wants it off.)
+        disable_created_metrics()
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self._known_models: frozenset[str] = frozenset()

@@ -27,6 +27,9 @@ from opentelemetry.util.re import parse_env_headers
 _log = logging.getLogger(__name__)
 
 DEFAULT_SERVICE_NAME = "bedrock-gateway"
+# OTEL_PROPAGATORS: the spec's default, and the names this gateway ships propagators for.
+DEFAULT_PROPAGATORS = ("tracecontext", "baggage")
+KNOWN_PROPAGATORS = frozenset({"tracecontext", "baggage", "xray", "none"})
 
 # The SDK's table of sampler names (sampling._KNOWN_SAMPLERS is private), over public samplers.
 _SAMPLERS: Mapping[str, Any] = MappingProxyType({
@@ -81,12 +84,13 @@ class OtelConfig:
     bsp_export_timeout_ms: float = 30000
     metric_export_interval_ms: float = 60000
     metric_export_timeout_ms: float = 30000
+    propagators: tuple[str, ...] = DEFAULT_PROPAGATORS
 
 
 def read_config(environ: Mapping[str, str], *, service_version: str) -> OtelConfig:
     env = {k: v for k, v in environ.items() if k.startswith("OTEL_")}
     if _get(env, "OTEL_SDK_DISABLED").lower() == "true":
-        return OtelConfig(traces=None, metrics=None)
+        return OtelConfig(traces=None, metrics=None, propagators=())
     for var in ("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
                 "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"):
         if _get(env, var) not in ("", "http/protobuf"):
@@ -104,7 +108,23 @@ def read_config(environ: Mapping[str, str], *, service_version: str) -> OtelConf
         bsp_export_timeout_ms=_number(env, "OTEL_BSP_EXPORT_TIMEOUT", 30000),
         metric_export_interval_ms=_number(env, "OTEL_METRIC_EXPORT_INTERVAL", 60000),
         metric_export_timeout_ms=_number(env, "OTEL_METRIC_EXPORT_TIMEOUT", 30000),
+        propagators=propagator_names(env),
     )
+
+
+def propagator_names(env: Mapping[str, str]) -> tuple[str, ...]:
+    """OTEL_PROPAGATORS as a tuple of known names (unknown ones are logged and skipped)."""
+    raw = _get(env, "OTEL_PROPAGATORS")
+    if not raw:
+        return DEFAULT_PROPAGATORS
+    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+    for name in names:
+        if name not in KNOWN_PROPAGATORS:
+            _log.warning("OTEL_PROPAGATORS: %r is not supported (tracecontext, baggage, xray, "
+                         "none); ignored", name)
+    if "none" in names:
+        return ()
+    return tuple(dict.fromkeys(n for n in names if n in KNOWN_PROPAGATORS))
 
 
 def resource_attributes(env: Mapping[str, str], *, service_version: str) -> dict[str, str]:

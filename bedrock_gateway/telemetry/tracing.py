@@ -11,7 +11,9 @@ test whether tracing is on.
 
 Span handles are the SDK's spans (`opentelemetry.trace.Span`) or `None`. Parents are passed
 explicitly instead of through the context variable, because a streaming response outlives the
-handler's synchronous scope and we do not want context attach/detach on the hot path.
+handler's synchronous scope. (The server makes the request's span current once per request, when
+tracing, only so that log records carry its trace id: LOG_FORMAT=json.)
+Incoming trace context is read with the OTEL_PROPAGATORS chain (`build_propagator`).
 Only types and codes go into spans, never request or response text: the status description of an
 error is its `error.type`, not the exception's message, which may quote the request.
 """
@@ -23,10 +25,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from bedrock_gateway.telemetry.otel_env import OtelConfig, read_config
+from bedrock_gateway.telemetry.otel_env import (
+    DEFAULT_PROPAGATORS,
+    OtelConfig,
+    read_config,
+)
 from bedrock_gateway.telemetry.otel_sdk import build_providers
 
 PROVIDER_NAME = "aws.bedrock"
@@ -36,6 +43,10 @@ TOKEN_BUCKETS = tuple(4**i for i in range(14))  # 1, 4, 16, ... 67108864
 DURATION_BUCKETS = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 )
+
+
+# Gaps between two chunks: a millisecond to a few seconds.
+CHUNK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class _NoSpan:
@@ -67,6 +78,28 @@ class _SpanScope:
         self._span.end()
 
 
+def build_propagator(names: tuple[str, ...]) -> TextMapPropagator:
+    """The OTEL_PROPAGATORS chain that reads a caller's trace context from request headers:
+    W3C `traceparent` (tracecontext), W3C `baggage`, and AWS X-Ray's `X-Amzn-Trace-Id` (xray,
+    what an ALB or API Gateway with X-Ray adds)."""
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.trace.propagation.tracecontext import (
+        TraceContextTextMapPropagator,
+    )
+
+    chain: list[TextMapPropagator] = []
+    for name in names:
+        if name == "tracecontext":
+            chain.append(TraceContextTextMapPropagator())
+        elif name == "baggage":
+            chain.append(W3CBaggagePropagator())
+        elif name == "xray":
+            from opentelemetry.propagators.aws import AwsXRayPropagator
+
+            chain.append(AwsXRayPropagator())
+    return CompositePropagator(chain)
+
+
 def error_type_of(exc: BaseException) -> str:
     """Our error code when the exception carries one (GatewayError.code), else its class name."""
     code = getattr(exc, "code", None)
@@ -82,16 +115,18 @@ class Tracing:
     """Traces and GenAI metrics of one app. Build with `from_env`, or `Tracing()` for off."""
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None,
-                 *, service_version: str = "") -> None:
+                 *, service_version: str = "",
+                 propagators: tuple[str, ...] = DEFAULT_PROPAGATORS) -> None:
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
         self._tracer = (
             tracer_provider.get_tracer("bedrock_gateway", service_version)
             if tracer_provider is not None else None
         )
-        self._propagator = TraceContextTextMapPropagator()
+        self._propagator = build_propagator(propagators)
         self._no_span = _NoSpan()
         self._token_usage = self._op_duration = None
+        self._first_chunk = self._per_chunk = None
         if meter_provider is not None:
             meter = meter_provider.get_meter("bedrock_gateway", service_version)
             self._token_usage = meter.create_histogram(
@@ -104,6 +139,16 @@ class Tracing:
                 description="GenAI operation duration.",
                 explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
             )
+            self._first_chunk = meter.create_histogram(
+                "gen_ai.client.operation.time_to_first_chunk", unit="s",
+                description="Time to receive the first chunk of a streamed response.",
+                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+            )
+            self._per_chunk = meter.create_histogram(
+                "gen_ai.client.operation.time_per_output_chunk", unit="s",
+                description="Time between the output chunks of a streamed response.",
+                explicit_bucket_boundaries_advisory=CHUNK_BUCKETS,
+            )
         self._closed = False
 
     @classmethod
@@ -113,7 +158,8 @@ class Tracing:
 
     @classmethod
     def from_config(cls, config: OtelConfig, *, service_version: str) -> Tracing:
-        return cls(*build_providers(config), service_version=service_version)
+        return cls(*build_providers(config), service_version=service_version,
+                   propagators=config.propagators)
 
     @property
     def enabled(self) -> bool:
@@ -246,8 +292,16 @@ class Tracing:
 
     def record_operation(self, model: str, duration_s: float, input_tokens: int | None,
                          output_tokens: int | None, error_type: str | None = None, *,
-                         operation: str = "chat", region: str | None = None) -> None:
-        """gen_ai.client.operation.duration and gen_ai.client.token.usage for one operation."""
+                         operation: str = "chat", region: str | None = None,
+                         response_model: str | None = None,
+                         first_chunk_s: float | None = None,
+                         chunk_gaps: tuple[int, float] | None = None) -> None:
+        """gen_ai.client.operation.duration and gen_ai.client.token.usage for one operation, and
+        for a stream time_to_first_chunk and time_per_output_chunk.
+
+        `chunk_gaps` is (gaps, total seconds) of the stream, recorded as one point per stream: its
+        mean gap (every single gap is in the Prometheus inter-chunk histogram; recording each one
+        here too would put the OTel SDK on the streaming hot path)."""
         if self._op_duration is None:
             return
         attributes: dict[str, Any] = {
@@ -257,12 +311,20 @@ class Tracing:
         }
         if region:
             attributes["server.address"] = f"bedrock-runtime.{region}.amazonaws.com"
+            attributes["server.port"] = 443
+        if response_model:
+            attributes["gen_ai.response.model"] = response_model
         if error_type:
             attributes["error.type"] = error_type
         self._op_duration.record(duration_s, attributes)
         for kind, count in (("input", input_tokens), ("output", output_tokens)):
             if count is not None:
                 self._token_usage.record(count, {**attributes, "gen_ai.token.type": kind})
+        if first_chunk_s is not None:
+            self._first_chunk.record(first_chunk_s, attributes)
+        if chunk_gaps is not None and chunk_gaps[0] > 0:
+            gaps, total = chunk_gaps
+            self._per_chunk.record(total / gaps, attributes)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

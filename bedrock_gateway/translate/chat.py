@@ -35,6 +35,7 @@ class TranslateOptions:
     guardrail_version: str | None = None
     reasoning_budgets: Mapping[str, int] = field(default_factory=lambda: _DEFAULT_BUDGETS)
     native_structured_output_available: bool = True  # False when botocore lacks outputConfig
+    default_max_tokens: int | None = None  # DEFAULT_MAX_TOKENS: when the client sets none
 
 
 def _in_tool_loop(req: ChatRequest) -> bool:
@@ -88,9 +89,10 @@ def structured_output_tool_name(req: ChatRequest, caps: ModelCapabilities,
     return _plan(req, caps, options, thinking_config(req, caps, options)).structured_tool
 
 
-def _inference_config(req: ChatRequest, thinking: dict | None) -> dict:
+def _inference_config(req: ChatRequest, thinking: dict | None,
+                      default_max_tokens: int | None = None) -> dict:
     config: dict = {}
-    max_tokens = req.max_tokens
+    max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens
     thinking_on = _thinking_on(thinking)
     budget = thinking.get("budget_tokens") if thinking_on else None
     if isinstance(budget, int) and not isinstance(budget, bool):
@@ -156,7 +158,7 @@ def to_converse_kwargs(req: ChatRequest, *, model_id: str, caps: ModelCapabiliti
             if message["role"] == "user":
                 message["content"].append({"cachePoint": dict(_CACHE_POINT)})
                 break
-    inference = _inference_config(req, thinking)
+    inference = _inference_config(req, thinking, options.default_max_tokens)
     if inference:
         kwargs["inferenceConfig"] = inference
     fields = _additional_fields(req, thinking)

@@ -190,6 +190,22 @@ SCALED_OBJECT = _object("keda.sh/v1alpha1", "ScaledObject", {
     },
 })
 
+TRIGGER_AUTHENTICATION = _object("keda.sh/v1alpha1", "TriggerAuthentication", {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "podIdentity": {"type": "object", "required": ["provider"], "additionalProperties": False,
+                        "properties": {
+                            "provider": {"enum": ["none", "aws", "aws-eks", "azure-workload",
+                                                  "gcp"]},
+                            "roleArn": _STR,
+                            "identityOwner": {"enum": ["keda", "workload"]},
+                        }},
+        "secretTargetRef": {"type": "array"},
+        "env": {"type": "array"},
+    },
+})
+
 # The prometheus trigger's metadata keys (those we set) and which are required.
 PROMETHEUS_TRIGGER_REQUIRED = {"serverAddress", "query", "threshold"}
 
@@ -198,4 +214,5 @@ SCHEMAS = {
     ("monitoring.coreos.com/v1", "PrometheusRule"): PROMETHEUS_RULE,
     ("external-secrets.io/v1", "ExternalSecret"): EXTERNAL_SECRET,
     ("keda.sh/v1alpha1", "ScaledObject"): SCALED_OBJECT,
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): TRIGGER_AUTHENTICATION,
 }

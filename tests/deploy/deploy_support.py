@@ -15,7 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
-OVERLAYS = ("eks", "local", "keda")
+OVERLAYS = ("eks", "local", "keda", "eks-long-streams")
 RULES = ROOT / "config/prometheus/rules/bedrock-gateway.rules.yml"
 RULE_TESTS = ROOT / "config/prometheus/tests"
 PROMETHEUS_YML = ROOT / "config/prometheus/prometheus.yml"

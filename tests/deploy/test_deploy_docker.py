@@ -152,3 +152,47 @@ def test_compose_wiring():
     datasources = yaml.safe_load(
         (COMPOSE.parent / "grafana-provisioning/datasources/prometheus.yaml").read_text())
     assert datasources["datasources"][0]["url"] == "http://prometheus:9090"
+
+
+def _readme_docker_runs() -> list[list[str]]:
+    """The `docker run` commands of the README, as argument lists (continuations joined)."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")
+    runs = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("docker run "):
+            runs.append(shlex.split(line.replace('"$(id -u):$(id -g)"', "1000:1000")
+                                    .replace('"$HOME/.aws', '"/home/me/.aws')))
+    return runs
+
+
+def test_docker_run_recipe_matches_the_image():
+    """Correct by construction: the README's credentials mount lands in the image's HOME, read
+    only, with a --user that can read a 0600 file; the port is the image's PORT."""
+    runs = _readme_docker_runs()
+    assert len(runs) >= 2, "a mount recipe and an environment recipe"
+    runtime: dict[str, list[str]] = {}
+    for keyword, args in _stages()[-1]:
+        runtime.setdefault(keyword, []).append(args)
+    env = dict(item.split("=", 1) for item in " ".join(runtime["ENV"]).split() if "=" in item)
+    home, port = env["HOME"], env["PORT"]
+    mounted = 0
+    for args in runs:
+        assert args[-1] == "bedrock-gateway:dev"
+        assert f"{port}:{port}" in args
+        assert any(a.startswith("API_KEY=") for a in args), "the gateway needs a key"
+        volumes = [args[i + 1] for i, a in enumerate(args) if a == "-v"]
+        for volume in volumes:
+            source, target, *mode = volume.split(":")
+            if source.endswith("/.aws"):
+                mounted += 1
+                assert target == f"{home}/.aws", f"botocore reads $HOME/.aws; HOME is {home}"
+                assert mode == ["ro"]
+                assert "--user" in args, "UID 10001 cannot read a 0600 file owned by you"
+        if not volumes:
+            names = {args[i + 1].split("=")[0] for i, a in enumerate(args) if a == "-e"}
+            assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} <= names
+    assert mounted == 1
+    assert "/root/.aws" not in " ".join(" ".join(a) for a in runs)

@@ -44,7 +44,8 @@ async def test_500_concurrent_streams_all_complete(make_gateway, emulator):
         async def one(prompt: str) -> str:
             stream = await client.chat.completions.create(
                 model=HAIKU, stream=True,
-                messages=[{"role": "user", "content": f"{prompt} [[emu chunks=10 delay_ms=100]]"}])
+                # ~8 s per stream: longer than opening 100 of them takes on a loaded machine.
+                messages=[{"role": "user", "content": f"{prompt} [[emu chunks=10 delay_ms=800]]"}])
             return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
 
         texts = await asyncio.gather(*(one(p) for p in prompts))

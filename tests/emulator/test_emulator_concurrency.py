@@ -16,7 +16,9 @@ async def test_300_concurrent_streams(emu, make_client):
     runtime = await make_client(max_pool_connections=STREAMS)
 
     async def one(i: int) -> tuple[str, str]:
-        prompt = f"request number {i} [[emu chunks=12 delay_ms=25]]"
+        # Each stream lasts ~6 s, well beyond the time it takes to open all of them on a loaded
+        # machine, so they overlap however slowly they start.
+        prompt = f"request number {i} [[emu chunks=12 delay_ms=500]]"
         events = await collect(await runtime.converse_stream(modelId=HAIKU,
                                                              messages=user(prompt)))
         assert only(events, "messageStop") == [{"stopReason": "end_turn"}]

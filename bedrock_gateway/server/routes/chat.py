@@ -46,6 +46,7 @@ def translate_options(settings: Settings, native_structured_output: bool) -> Tra
                            "medium": settings.reasoning_budget_medium,
                            "high": settings.reasoning_budget_high},
         native_structured_output_available=native_structured_output,
+        default_max_tokens=settings.default_max_tokens,
     )
 
 
@@ -71,6 +72,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     ctx.max_tokens = chat.max_tokens
     ctx.model = requested[:_MODEL_NAME_LIMIT]  # set first: an unknown model is still counted
     entry = resolve_model(app, requested, output="text")
+    ctx.response_model = entry.id
     ticket = await app[KEY_SERVICE].admit(
         request, ctx, names=(requested, entry.id, entry.base_model_id),
         input_bytes=request.content_length, max_output_tokens=chat.max_tokens,

@@ -43,6 +43,7 @@ async def create_embeddings(request: web.Request) -> web.Response:
     embeddings = parse_embeddings_request(body)
     ctx.model = embeddings.model[:256]  # set first: an unknown model is still counted
     entry = resolve_model(app, embeddings.model, output="embedding")
+    ctx.response_model = entry.id
     family = family_for(entry.base_model_id or entry.id)
     invocations = plan_invocations(embeddings, family)
     ticket = await app[KEY_SERVICE].admit(
