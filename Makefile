@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 # Where the runbooks (docs/deploy.md) are published: the one base of every alert's runbook_url.
 RUNBOOK_BASE_URL ?= https://github.com/example-org/bedrock-gateway/blob/main/docs/deploy.md
 
-.PHONY: help venv demo demo-observability run test test-fast lint bench tools image lock clean \
-        k8s-rules deploy-check
+.PHONY: help venv demo demo-observability run test test-fast lint bench bench-hostile tools image \
+        lock clean k8s-rules deploy-check
 
 # Every target carries a `## description`; `make help` prints them all (a test checks that).
 help: ## list every target with what it does
@@ -52,6 +52,9 @@ test-fast: venv ## the unit tests only
 
 bench: venv ## benchmark, writes bench-results/
 	$(BIN)/python -m bench --out bench-results
+
+bench-hostile: venv ## peak RSS under hostile load (images, 20 MB bodies, slowloris): docs/security.md
+	$(BIN)/python -m bench.hostile --out bench-results
 
 image: ## build docker/Dockerfile (needs a Docker engine)
 	docker build -f docker/Dockerfile -t bedrock-gateway:dev .

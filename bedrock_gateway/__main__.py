@@ -21,6 +21,7 @@ from bedrock_gateway import __version__
 from bedrock_gateway.server import keys
 from bedrock_gateway.server.app import create_app
 from bedrock_gateway.server.keys import LIFECYCLE
+from bedrock_gateway.server.protocol import GatewayRunner, runner_options
 from bedrock_gateway.settings import Settings, SettingsError, ignored_incumbent_settings
 from bedrock_gateway.settings_report import effective_config_yaml, startup_summary
 from bedrock_gateway.settings_table import help_text
@@ -60,19 +61,16 @@ def configure_logging(settings: Settings) -> None:
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(
-        app,
-        access_log=None,  # our JSON access log replaces aiohttp's
-        handler_cancellation=True,  # a client that leaves cancels its handler: frees Bedrock
-        shutdown_timeout=settings.shutdown_grace_seconds + 5,
-    )
+    runner = GatewayRunner(app, **runner_options(settings))
     try:
         await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+        await site.start()
     except BaseException:
-        await runner.cleanup()  # close what start-up already opened (clients, tasks)
+        # Close what start-up already opened (clients, the image fetch session, tasks), also
+        # when the port cannot be bound.
+        await runner.cleanup()
         raise
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
-    await site.start()
     log.info("%s", startup_summary(settings, __version__,
                                    metrics_port=app[keys.TELEMETRY].metrics_port))
     stop = asyncio.Event()
@@ -108,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%s is set but not used by this gateway: %s", name, why)
     try:
         asyncio.run(serve(settings))
-    except RuntimeError as exc:  # start-up failures (key sources, ...) with their reason
+    except (RuntimeError, OSError) as exc:  # start-up failures (key sources, bind) with reason
         print(f"bedrock-gateway: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -4,6 +4,11 @@ Sources (names as in the incumbent gateway): `API_KEY` / `OPENAI_API_KEY` (comma
 `API_KEY_FILE` (a mounted secret, re-read when it changes), `API_KEY_SECRET_ARN` (Secrets
 Manager, JSON field `api_key`) and `API_KEY_PARAM_NAME` (SSM). Every key from every source is
 valid at once, which gives rotation an overlap window. Keys are never logged.
+
+Parsing is strict: a source whose text does not hold well-formed keys fails as a whole (at start
+the gateway refuses to run; later the source keeps its last good keys), so a typo in a secret can
+never turn fragments of its text into valid keys. Every key is at least `MIN_API_KEY_LENGTH`
+characters of printable ASCII without spaces or commas.
 """
 
 from __future__ import annotations
@@ -20,24 +25,59 @@ log = logging.getLogger(__name__)
 
 KeyLoader = Callable[[], Awaitable[list[str]]]
 
+# Shorter keys are refused (at start, and as a failed refresh later): a key is a bearer secret,
+# and 16 characters is the least that makes guessing it over HTTP hopeless.
+MIN_API_KEY_LENGTH = 16
 
-def keys_from_text(text: str) -> list[str]:
-    """Keys from a file or secret value: a JSON object with `api_key` (string or list), a JSON
-    list, or plain text with one key per line / comma-separated."""
+
+class KeyFormatError(ValueError):
+    """A key source holds something that is not a list of well-formed keys. The message never
+    quotes the text (it may be a key)."""
+
+
+def check_key(key: str, where: str) -> str:
+    """`key` if it is a well-formed API key, else KeyFormatError saying why (never quoting it)."""
+    if len(key) < MIN_API_KEY_LENGTH:
+        raise KeyFormatError(f"{where}: a key is shorter than {MIN_API_KEY_LENGTH} characters")
+    if not key.isascii() or not key.isprintable() or " " in key or "," in key:
+        raise KeyFormatError(f"{where}: a key holds a space, a comma, a control or non-ASCII "
+                             "character")
+    return key
+
+
+def _json_keys(text: str, where: str) -> list[str]:
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise KeyFormatError(f"{where}: the value looks like JSON but does not parse") from None
+    if isinstance(data, dict):
+        if "api_key" in data:
+            data = data["api_key"]
+            if not isinstance(data, str):
+                raise KeyFormatError(f"{where}: the JSON field api_key must be a string")
+            data = [data]
+        elif "api_keys" in data:
+            data = data["api_keys"]
+        else:
+            raise KeyFormatError(f"{where}: the JSON object has no api_key or api_keys field")
+    if not isinstance(data, list) or not all(isinstance(k, str) for k in data):
+        raise KeyFormatError(f"{where}: api_keys (or a JSON list) must be a list of strings")
+    return [k.strip() for k in data]
+
+
+def keys_from_text(text: str, where: str = "API key source") -> list[str]:
+    """Keys from a file or secret value: a JSON object with `api_key` (a string) or `api_keys` (a
+    list of strings), a JSON list of strings, or plain text with one key per line or
+    comma-separated. Anything else raises KeyFormatError naming `where`."""
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
-        try:
-            data = orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            data = None
-        if isinstance(data, dict):
-            data = data.get("api_key", data.get("api_keys"))
-        if isinstance(data, str):
-            return [data.strip()] if data.strip() else []
-        if isinstance(data, list):
-            return [str(k).strip() for k in data if str(k).strip()]
-    parts = stripped.replace(",", "\n").splitlines()
-    return [p.strip() for p in parts if p.strip()]
+        keys = _json_keys(stripped, where)
+    else:
+        keys = [p.strip() for p in stripped.replace(",", "\n").splitlines()]
+    keys = [check_key(k, where) for k in keys if k]
+    if not keys:
+        raise KeyFormatError(f"{where}: no key found")
+    return keys
 
 
 class ApiKeyFile:
@@ -53,7 +93,7 @@ class ApiKeyFile:
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:
             with open(self.path, encoding="utf-8") as handle:
-                self._keys = keys_from_text(handle.read())
+                self._keys = keys_from_text(handle.read(), "API_KEY_FILE")
             self._stamp = stamp
         return self._keys
 
@@ -109,6 +149,9 @@ class ApiKeyStore:
                 next_due[name] = now + interval
                 try:
                     keys = await loader()
+                except KeyFormatError as exc:  # its message never quotes a key
+                    log.warning("API key source %s failed, keeping its last keys: %s", name, exc)
+                    continue
                 except Exception as exc:  # noqa: BLE001
                     log.warning("API key source %s failed, keeping its last keys: %s",
                                 name, type(exc).__name__)
@@ -120,8 +163,9 @@ class ApiKeyStore:
             await asyncio.sleep(max(0.05, min(next_due.values()) - loop.time()))
 
     def is_valid(self, candidate: str) -> bool:
-        """Constant time in the candidate's content: every key is compared, no early exit."""
-        raw = candidate.encode()
+        """Constant time in the candidate's content: every key is compared, no early exit.
+        Header bytes that are not UTF-8 arrive as surrogate escapes: they match no key."""
+        raw = candidate.encode("utf-8", "surrogateescape")
         match = False
         for key in self._valid:
             match |= hmac.compare_digest(raw, key)

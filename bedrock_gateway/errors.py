@@ -153,7 +153,8 @@ class ErrorSpec:
 # Bedrock's own 500 is reported as 502: a 500 from us would mean our bug, not Bedrock's.
 _BEDROCK_ERRORS: dict[str, ErrorSpec] = {
     "validationexception": ErrorSpec(400, "invalid_request_error", "invalid_request", False, True),
-    "accessdeniedexception": ErrorSpec(403, "permission_error", "access_denied", False, True),
+    # Bedrock's AccessDenied text names the account and the gateway's role ARN: not for clients.
+    "accessdeniedexception": ErrorSpec(403, "permission_error", "access_denied", False, False),
     "unrecognizedclientexception": ErrorSpec(403, "permission_error", "access_denied", False, False),
     "resourcenotfoundexception": ErrorSpec(404, "invalid_request_error", "model_not_found", False, True),
     "modeltimeoutexception": ErrorSpec(408, "timeout_error", "model_timeout", True, False),
@@ -167,6 +168,8 @@ _BEDROCK_ERRORS: dict[str, ErrorSpec] = {
 }
 
 _GENERIC_MESSAGES = {
+    403: "Amazon Bedrock denied the gateway access to this model (the operator can check the "
+         "model access and the gateway's IAM permissions).",
     408: "The model did not answer in time.",
     429: "Amazon Bedrock is throttling requests; retry after a short wait.",
     502: "Amazon Bedrock returned an internal error.",

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bedrock_gateway.auth import KeyFormatError, check_key
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names every bad variable."""
@@ -70,7 +72,15 @@ class Settings:
     image_fetch_allowlist: tuple[str, ...] = ()
     image_fetch_max_bytes: int = 3_932_160  # Bedrock's 3.75 MB image limit
     image_fetch_timeout_seconds: float = 10.0
+    image_fetch_max_total_bytes: int = 16 * 1024 * 1024
+    image_fetch_concurrency: int = 4
+    image_fetch_budget_bytes: int = 64 * 1024 * 1024
     embedding_concurrency: int = 8
+    # Hostile input: time and memory one client may hold (docs/security.md)
+    request_head_timeout_seconds: float = 10.0
+    request_body_timeout_seconds: float = 60.0
+    keepalive_timeout_seconds: float = 75.0
+    request_body_budget_bytes: int = 64 * 1024 * 1024
     # Regions
     breaker_failure_threshold: int = 5
     breaker_cooldown_seconds: float = 30.0
@@ -156,11 +166,14 @@ class Settings:
                 problems.append(f"{name.upper()} must be a port number, got {value}")
         for name in ("max_concurrent_requests", "max_streams_per_region", "bedrock_max_attempts",
                      "max_request_body_bytes", "embedding_concurrency",
-                     "breaker_failure_threshold"):
+                     "breaker_failure_threshold", "image_fetch_concurrency",
+                     "image_fetch_max_bytes"):
             if getattr(self, name) < 1:
                 problems.append(f"{name.upper()} must be at least 1")
         for name in ("request_timeout_seconds", "bedrock_read_timeout_seconds",
-                     "stream_idle_timeout", "region_queue_timeout_seconds"):
+                     "stream_idle_timeout", "region_queue_timeout_seconds",
+                     "request_head_timeout_seconds", "request_body_timeout_seconds",
+                     "keepalive_timeout_seconds", "image_fetch_timeout_seconds"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name.upper()} must be greater than 0")
         if self.responses_hosted_tools not in ("drop", "reject"):
@@ -175,6 +188,12 @@ class Settings:
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
         problems.extend(self._key_problems())
+        problems.extend(self._budget_problems())
+        for key in self.api_keys:
+            try:
+                check_key(key, "API_KEY")
+            except KeyFormatError as exc:
+                problems.append(str(exc))
         if self.default_max_tokens is not None and self.default_max_tokens < 1:
             problems.append("DEFAULT_MAX_TOKENS must be at least 1 (or empty for the model's own)")
         if self.log_format not in ("text", "json"):
@@ -205,6 +224,18 @@ class Settings:
                 problems.append("ADMIN_API_KEY must be at least 16 characters")
             if self.admin_api_key in self.api_keys:
                 problems.append("ADMIN_API_KEY must differ from every API_KEY")
+        return problems
+
+    def _budget_problems(self) -> list[str]:
+        """Per-process budgets must fit at least one request of the largest allowed size."""
+        problems = []
+        if self.image_fetch_max_total_bytes < self.image_fetch_max_bytes:
+            problems.append("IMAGE_FETCH_MAX_TOTAL_BYTES must be at least IMAGE_FETCH_MAX_BYTES")
+        if self.image_fetch_budget_bytes < self.image_fetch_max_total_bytes:
+            problems.append("IMAGE_FETCH_BUDGET_BYTES must be at least "
+                            "IMAGE_FETCH_MAX_TOTAL_BYTES")
+        if self.request_body_budget_bytes < self.max_request_body_bytes:
+            problems.append("REQUEST_BODY_BUDGET_BYTES must be at least MAX_REQUEST_BODY_BYTES")
         return problems
 
 
@@ -284,6 +315,13 @@ _ENV: dict[str, tuple[str, Any]] = {
     "IMAGE_FETCH_ALLOWLIST": ("image_fetch_allowlist", _csv),
     "IMAGE_FETCH_MAX_BYTES": ("image_fetch_max_bytes", int),
     "IMAGE_FETCH_TIMEOUT_SECONDS": ("image_fetch_timeout_seconds", _positive_float),
+    "IMAGE_FETCH_MAX_TOTAL_BYTES": ("image_fetch_max_total_bytes", int),
+    "IMAGE_FETCH_CONCURRENCY": ("image_fetch_concurrency", int),
+    "IMAGE_FETCH_BUDGET_BYTES": ("image_fetch_budget_bytes", int),
+    "REQUEST_HEAD_TIMEOUT_SECONDS": ("request_head_timeout_seconds", _positive_float),
+    "REQUEST_BODY_TIMEOUT_SECONDS": ("request_body_timeout_seconds", _positive_float),
+    "KEEPALIVE_TIMEOUT_SECONDS": ("keepalive_timeout_seconds", _positive_float),
+    "REQUEST_BODY_BUDGET_BYTES": ("request_body_budget_bytes", int),
     "EMBEDDING_CONCURRENCY": ("embedding_concurrency", int),
     "BREAKER_FAILURE_THRESHOLD": ("breaker_failure_threshold", int),
     "BREAKER_COOLDOWN_SECONDS": ("breaker_cooldown_seconds", _positive_float),
@@ -355,11 +393,28 @@ def _parse(env: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         except ValueError as exc:
             reason = str(exc) if parser not in (int, float) else f"expected a number, got {raw!r}"
             errors.append(f"{name}: {reason}")
-    # Several keys may be valid at once (rotation overlap): comma-separated.
-    keys = [*_csv(str(env.get("API_KEY", ""))), *_csv(str(env.get("OPENAI_API_KEY", "")))]
+    # Several keys may be valid at once (rotation overlap): comma-separated, or a YAML list.
+    keys: list[str] = []
+    for name in ("API_KEY", "OPENAI_API_KEY"):
+        try:
+            keys.extend(_key_list(env.get(name)))
+        except ValueError as exc:
+            errors.append(f"{name}: {exc}")
     if keys:
         values["api_keys"] = tuple(dict.fromkeys(keys))
     return values, errors
+
+
+def _key_list(raw: Any) -> list[str]:
+    """API_KEY as a comma-separated string, or (from the YAML file) a list of strings."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return list(_csv(raw))
+    if isinstance(raw, (list, tuple)) and all(isinstance(k, str) for k in raw):
+        return [k.strip() for k in raw if k.strip()]
+    # Never quote the value: it is meant to be a secret.
+    raise ValueError("must be a string (comma-separated keys) or a YAML list of strings")
 
 
 def _to_text(value: Any) -> str:

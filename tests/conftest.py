@@ -21,6 +21,7 @@ from openai import AsyncOpenAI
 
 from bedrock_gateway.server.app import create_app
 from bedrock_gateway.server.keys import CATALOG
+from bedrock_gateway.server.protocol import GatewayRunner, runner_options
 from bedrock_gateway.settings import Settings
 
 TEST_KEY = "sk-test-0123456789"
@@ -162,7 +163,7 @@ async def make_gateway(emulator: EmulatorControl):
         app = create_app(settings, environ=environ or {})
         # The same runner options as `python -m bedrock_gateway` (a deep accept backlog and
         # handler cancellation on disconnect), on an ephemeral port.
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        runner = GatewayRunner(app, **runner_options(settings))
         await runner.setup()
         runners.append(runner)
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)

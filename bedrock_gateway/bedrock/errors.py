@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
 from botocore.exceptions import (
@@ -20,6 +21,8 @@ from bedrock_gateway.errors import (
     from_bedrock_code,
 )
 
+log = logging.getLogger(__name__)
+
 
 def map_bedrock_exception(exc: BaseException) -> GatewayError:
     """The gateway error for anything the Bedrock client stack raised.
@@ -34,6 +37,9 @@ def map_bedrock_exception(exc: BaseException) -> GatewayError:
         code = str(error.get("Code") or "")
         if not code:
             return UpstreamError("Amazon Bedrock returned an unrecognised error.")
+        # Bedrock's full text (it may name the account and role ARN) only at debug level; the
+        # client gets it only for the codes whose text is about its own request (errors.py).
+        log.debug("Amazon Bedrock error %s: %s", code, error.get("Message"))
         return from_bedrock_code(code, error.get("Message"))
     # A stall mid-stream raises aiohttp's timeout raw: botocore neither wraps nor retries it.
     if isinstance(exc, (ReadTimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):

@@ -33,12 +33,15 @@ from bedrock_gateway.server.images import ImageFetcher
 from bedrock_gateway.server.key_access import add_rate_headers
 from bedrock_gateway.server.keys_setup import key_service_ctx, redis_ctx
 from bedrock_gateway.server.lifecycle import Lifecycle
+from bedrock_gateway.server.limits import ByteBudget, limits_middleware
 from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
+from bedrock_gateway.server.protocol import set_server_header
 from bedrock_gateway.server.responses_setup import responses_ctx
 from bedrock_gateway.server.routes import chat, embeddings, health, models, responses
 from bedrock_gateway.server.routes.admin import add_admin_routes
 from bedrock_gateway.server.telemetry import Telemetry
 from bedrock_gateway.settings import Settings
+from bedrock_gateway.telemetry.log_hygiene import install_aiohttp_log_filter
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
             "No API key source is configured. Set API_KEY (or OPENAI_API_KEY), API_KEY_FILE, "
             "API_KEY_SECRET_ARN or API_KEY_PARAM_NAME (or virtual keys: ADMIN_API_KEY, KEYS_FILE "
             "or REDIS_URL); the gateway never runs without a key.")
+    install_aiohttp_log_filter()  # aiohttp's parser logs quote header lines (keys)
     telemetry = Telemetry(settings, environ)
     cors = Cors(settings.allowed_origins)
     middlewares = [telemetry.middleware, error_middleware]
@@ -60,11 +64,17 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         middlewares.append(cors.preflight)
     app = web.Application(
         client_max_size=settings.max_request_body_bytes,
-        middlewares=[*middlewares, auth_middleware],
+        # Authentication, then admission, then the handler reads the body (http.py).
+        middlewares=[*middlewares, auth_middleware, limits_middleware],
     )
+    app.on_response_prepare.append(set_server_header)
     if cors.enabled:
         app.on_response_prepare.append(cors.on_response_prepare)
     app[keys.SETTINGS] = settings
+    app[keys.BODY_BUDGET] = ByteBudget(settings.request_body_budget_bytes,
+                                       "REQUEST_BODY_BUDGET_BYTES")
+    app[keys.IMAGE_BUDGET] = ByteBudget(settings.image_fetch_budget_bytes,
+                                        "IMAGE_FETCH_BUDGET_BYTES")
     app[keys.AWS_SESSION] = new_session()
     app[keys.TELEMETRY] = telemetry
     app[keys.LIFECYCLE] = Lifecycle(settings.max_concurrent_requests)

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PRINCIPAL = web.RequestKey("principal", "Principal")
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
+TICKET = web.RequestKey("key_ticket", "Ticket")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,14 +159,16 @@ class KeyService:
                     names: tuple[str | None, ...], input_bytes: int | None,
                     max_output_tokens: int | None, stream: bool) -> Ticket:
         """Check the key's model access and limits before the Bedrock call; raises the error
-        to send, else returns the ticket to settle when the request ends."""
+        to send, else returns the ticket, kept on the request: `finish_request` (the auth
+        middleware, when the handler is done, streams included) settles it."""
         principal = request.get(PRINCIPAL)
         if principal is None:
             return NO_TICKET
         record = principal.record
         if record is None:
             self._count(principal.key_id, None, "ok")
-            return Ticket(self, principal, None, names)
+            request[TICKET] = Ticket(self, principal, None, names)
+            return request[TICKET]
         if not record.allows_model(*names):
             self._count(record.id, record.team, "model_not_allowed")
             raise ModelNotAllowedError(
@@ -181,13 +184,15 @@ class KeyService:
             self._count(record.id, record.team, "fail_open")
             if self._metrics is not None:
                 self._metrics.fail_open.inc()
-            return Ticket(self, principal, None, names)
+            request[TICKET] = Ticket(self, principal, None, names)
+            return request[TICKET]
         if decision.outcome != "revoked":
             request[RATE_HEADERS] = rate_headers(decision)
         self._count(record.id, record.team, decision.outcome)
         if not decision.allowed:
             raise refusal(decision, time.time())
-        return Ticket(self, principal, decision.reservation, names)
+        request[TICKET] = Ticket(self, principal, decision.reservation, names)
+        return request[TICKET]
 
     def settle(self, principal: Principal, reservation: Reservation | None,
                names: tuple[str | None, ...], ctx: RequestContext) -> None:
@@ -224,6 +229,12 @@ class KeyService:
     def _count(self, key_id: str, team: str | None, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.outcome(key_id, team, outcome)
+
+
+def finish_request(request: web.Request, ctx: RequestContext) -> None:
+    ticket = request.get(TICKET)
+    if ticket is not None:
+        ticket.finish(ctx)
 
 
 async def add_rate_headers(request: web.Request, response: web.StreamResponse) -> None:

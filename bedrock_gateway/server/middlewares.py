@@ -21,7 +21,7 @@ from bedrock_gateway.errors import (
 )
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import error_response
-from bedrock_gateway.server.key_access import PRINCIPAL
+from bedrock_gateway.server.key_access import PRINCIPAL, finish_request
 from bedrock_gateway.server.keys import KEY_SERVICE, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,9 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         response = error_response(error)
         ctx.error_code = error.code
     ctx.status = response.status
+    if response.status >= 400 and request.can_read_body:
+        # Refused before its body was read (401, 413, 429, ...): close instead of draining it.
+        response.force_close()
     return response
 
 
@@ -93,4 +96,7 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
                 raise AuthenticationError("Incorrect API key provided.")
             request[PRINCIPAL] = principal
             request_context(request).key_id = principal.key_id
-    return await handler(request)
+    try:
+        return await handler(request)
+    finally:
+        finish_request(request, request_context(request))

@@ -2,8 +2,11 @@
 
 Each upstream event is translated and written at once. While no event has arrived yet, comment
 heartbeats keep load balancers from cutting the idle connection. A stream that stays silent for
-`stream_idle_timeout` ends with an error event. Whatever happens, the upstream connection is
-closed in `finally`: a client that disconnects frees its Bedrock connection immediately.
+`stream_idle_timeout` ends with an error event. A client that stops reading (its socket buffer
+full, a write blocked for `stream_idle_timeout`) is the client's doing: the stream is cut and
+recorded as `client_stalled` (HTTP 499 in the access log), not as a Bedrock stream error. Whatever
+happens, the upstream connection is closed in `finally`: a client that disconnects frees its
+Bedrock connection immediately.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from bedrock_gateway.server.lifecycle import Lifecycle
 from bedrock_gateway.server.sse import CHAT_FRAMING, Framing, SseWriter
 
 log = logging.getLogger(__name__)
+
+# How long the error event that ends a stream may wait for a client that is not reading.
+_LAST_WORD_SECONDS = 5.0
 
 
 class ChunkSource(Protocol):
@@ -86,6 +92,7 @@ async def pump_stream(
 ) -> web.StreamResponse:
     session = lifecycle.stream_opened()
     writer: SseWriter | None = None
+    writing = False
     try:
         writer = await SseWriter.open(request, framing)
         encode = framing.encode
@@ -99,7 +106,12 @@ async def pump_stream(
             while event is not None:
                 chunks = translator.feed(event)
                 if chunks:
+                    writing = True
                     await writer.write(encode(chunks))
+                    writing = False
+                    if loop.time() - armed_at >= step:  # time spent writing is not upstream's
+                        armed_at = loop.time()
+                        idle.reschedule(armed_at + idle_s)
                     now = time.perf_counter()
                     if ctx.ttft_s is None and translator.first_content_emitted:
                         ctx.ttft_s = now - ctx.started
@@ -110,12 +122,23 @@ async def pump_stream(
                 if now_loop - armed_at >= step:
                     idle.reschedule(now_loop + idle_s)
                     armed_at = now_loop
-        tail = translator.finish()
-        if tail:
-            await writer.write(encode(tail))
-        await writer.done()
+            # The last frames get the same limit: a client that stops reading now is cut too.
+            idle.reschedule(loop.time() + idle_s)
+            writing = True
+            tail = translator.finish()
+            if tail:
+                await writer.write(encode(tail))
+            await writer.done()
+            writing = False
     except TimeoutError:
-        await _end_with_error(ctx, writer, _idle_error(idle_s))
+        if writing:
+            # The client stopped reading: nobody to tell, nothing Bedrock did.
+            ctx.error_code = "client_stalled"
+            ctx.disconnected = True
+            if request.transport is not None:
+                request.transport.abort()
+        else:
+            await _end_with_error(ctx, writer, _idle_error(idle_s))
     except GatewayError as error:
         await _end_with_error(ctx, writer, error)
     except asyncio.CancelledError:
@@ -151,6 +174,7 @@ async def _end_with_error(ctx: RequestContext, writer: SseWriter | None,
     if writer is None:
         raise error
     try:
-        await writer.error(error)
-    except (ConnectionResetError, ConnectionError):
+        async with asyncio.timeout(_LAST_WORD_SECONDS):
+            await writer.error(error)
+    except (ConnectionResetError, ConnectionError, TimeoutError):
         ctx.disconnected = True

@@ -32,8 +32,8 @@ _RPC_METHOD = {"converse": "Converse", "converse_stream": "ConverseStream",
                "invoke": "InvokeModel"}
 _ADMISSION_CODES = {"process_limit": "process_limit", "region_queue_timeout":
                     "region_queue_timeout", "request_too_large": "body_too_large"}
-# Stream endings that are the gateway's doing, not Bedrock's.
-_GATEWAY_STREAM_ERRORS = frozenset({"server_shutdown", "internal_error"})
+# Stream endings that are the gateway's or the client's doing, not Bedrock's.
+_GATEWAY_STREAM_ERRORS = frozenset({"server_shutdown", "internal_error", "client_stalled"})
 _CLIENT_CLOSED = 499  # nginx's convention for "the client went away"
 
 
@@ -51,6 +51,13 @@ def route_name(request: web.Request) -> str:
     if path in ("/health", "/ready"):
         return path[1:]
     return "other"
+
+
+def route_template(request: web.Request) -> str:
+    """The matched route's template (`/v1/models/{model_id}`), bounded like the routes are;
+    `unmatched` for a path no route serves."""
+    info = request.match_info.route.resource if request.match_info is not None else None
+    return info.canonical if info is not None else "unmatched"
 
 
 class Telemetry:
@@ -106,7 +113,7 @@ class Telemetry:
         if self.metrics_enabled:
             self.metrics.request_started(streaming=False)
         response: web.StreamResponse | None = None
-        with self.tracing.server_span(request.headers, route=request.path,
+        with self.tracing.server_span(request.headers, route=route_template(request),
                                       method=request.method,
                                       operation=_OPERATIONS.get(route, route),
                                       model=None) as span:
@@ -158,8 +165,9 @@ class Telemetry:
             self.access_log.write({
                 "time": started_wall,
                 "request_id": ctx.request_id,
-                "client": client_address(request.remote, request.headers.get("X-Forwarded-For"),
-                                         self.settings.trusted_proxy_count),
+                "client": client_address(
+                    request.remote, ",".join(request.headers.getall("X-Forwarded-For", ())),
+                    self.settings.trusted_proxy_count),
                 "method": request.method,
                 "path": request.path,
                 "status": status,

@@ -30,6 +30,7 @@ never reaches the log. Values must be scalars; anything else is written as null.
 from __future__ import annotations
 
 import io
+import ipaddress
 import logging
 import sys
 import time
@@ -37,6 +38,8 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 import orjson
+
+from bedrock_gateway.telemetry.log_hygiene import printable
 
 _log = logging.getLogger(__name__)
 
@@ -63,15 +66,18 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
     front of us (an ALB is 1) the client is the N-th entry from the right; entries further left
     were written by the client and can be forged. With 0 trusted proxies, or a header too short to
     hold N entries (the request did not come through all the proxies), the peer is the answer.
-    Pass every X-Forwarded-For header joined with ",".
+    Pass every X-Forwarded-For header line joined with "," (a client may send its own line first:
+    the proxies append to the last). An entry that is not an IP address is not trusted either.
     """
     if trusted_proxies <= 0 or not forwarded_for:
         return peer
     entries = [e.strip() for e in forwarded_for.split(",")]
     if len(entries) < trusted_proxies:
         return peer
-    chosen = entries[-trusted_proxies]
-    return chosen[:_MAX_TEXT] if chosen else peer
+    try:
+        return str(ipaddress.ip_address(entries[-trusted_proxies]))
+    except ValueError:
+        return peer
 
 
 class AccessLog:
@@ -89,9 +95,16 @@ class AccessLog:
         self._failed = False
 
     def write(self, record: dict[str, Any]) -> None:
+        """Never raises, and always writes a line: a record that cannot be encoded is written with
+        its text fields escaped."""
         if not self.enabled:
             return
-        line = orjson.dumps(sanitize(record), option=orjson.OPT_APPEND_NEWLINE)
+        clean = sanitize(record)
+        try:
+            line = orjson.dumps(clean, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # text sanitize does not know, with lone surrogates
+            line = orjson.dumps({k: printable(v, _MAX_TEXT) if isinstance(v, str) else v
+                                 for k, v in clean.items()}, option=orjson.OPT_APPEND_NEWLINE)
         try:
             self._stream.write(line.decode() if self._text else line)
             self._stream.flush()
@@ -114,7 +127,9 @@ def sanitize(record: dict[str, Any]) -> dict[str, Any]:
         out["time"] = rfc3339_ms(time.time() if stamp is None else stamp)
     if isinstance(out["path"], str):
         # A query string can carry tokens (`?key=...`); the path alone identifies the route.
-        out["path"] = out["path"].partition("?")[0][:_MAX_TEXT]
-    if isinstance(out["user_agent"], str):
-        out["user_agent"] = out["user_agent"][:_MAX_TEXT]
+        out["path"] = out["path"].partition("?")[0]
+    # Client-controlled text: cut, and undecodable bytes or control characters escaped.
+    for name in ("path", "user_agent", "client", "model", "method", "request_id"):
+        if isinstance(out[name], str):
+            out[name] = printable(out[name], _MAX_TEXT)
     return out

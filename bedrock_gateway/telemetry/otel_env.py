@@ -9,6 +9,10 @@ parsers and sampler classes; where we differ, on purpose, it is said here:
   tracing is off (the SDK would send to localhost:4318 and log an error per failed batch).
 - Only OTLP over HTTP/protobuf is shipped. Another `OTEL_EXPORTER_OTLP_PROTOCOL` is logged.
 - Timeouts are seconds, like the Python SDK (the spec says milliseconds).
+- The default sampler is `always_on`, not the SDK's `parentbased_always_on`: a caller's
+  `traceparent` arrives before its key is checked, so by default it must not decide whether the
+  gateway records (a `-00` flag would hide a request from the traces). A `parentbased_*` sampler
+  set on purpose lets callers decide; see Tracing.server_span for how the caller's trace id is kept.
 - `OTEL_PYTHON_*` credential providers are still read by the SDK from `os.environ`.
 """
 
@@ -76,7 +80,7 @@ class ExporterConfig:
 class OtelConfig:
     traces: ExporterConfig | None  # None: tracing off
     metrics: ExporterConfig | None  # None: GenAI metrics off
-    sampler: sampling.Sampler = sampling.DEFAULT_ON
+    sampler: sampling.Sampler = sampling.ALWAYS_ON
     resource_attributes: dict[str, str] = field(default_factory=dict)
     bsp_schedule_delay_ms: float = 5000
     bsp_max_queue_size: int = 2048
@@ -187,10 +191,10 @@ def _exporter(env: Mapping[str, str], signal: str, path: str) -> ExporterConfig 
 
 
 def _sampler(env: Mapping[str, str]) -> sampling.Sampler:
-    name = _get(env, "OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    name = _get(env, "OTEL_TRACES_SAMPLER", "always_on").strip().lower()
     if name not in _SAMPLERS:
-        _log.warning("Unknown OTEL_TRACES_SAMPLER %r; using parentbased_always_on", name)
-        name = "parentbased_always_on"
+        _log.warning("Unknown OTEL_TRACES_SAMPLER %r; using always_on", name)
+        name = "always_on"
     try:
         rate = float(_get(env, "OTEL_TRACES_SAMPLER_ARG", "1.0"))
     except ValueError:

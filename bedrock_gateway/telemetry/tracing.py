@@ -27,7 +27,8 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace import sampling
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from bedrock_gateway.telemetry.otel_env import (
     DEFAULT_PROPAGATORS,
@@ -124,6 +125,13 @@ class Tracing:
             if tracer_provider is not None else None
         )
         self._propagator = build_propagator(propagators)
+        # A caller's trace is continued (its trace id becomes ours) when the sampler cannot be
+        # steered by a trace id (always_on/off) or is parent-based on purpose; with a ratio
+        # sampler, which reads the trace id, a caller could pick ids that are always sampled:
+        # then the span starts its own trace and links to the caller's.
+        sampler = getattr(tracer_provider, "sampler", None)
+        self._continue_callers = sampler is None or isinstance(sampler, sampling.ParentBased) \
+            or sampler in (sampling.ALWAYS_ON, sampling.ALWAYS_OFF)
         self._no_span = _NoSpan()
         self._token_usage = self._op_duration = None
         self._first_chunk = self._per_chunk = None
@@ -173,7 +181,9 @@ class Tracing:
 
     def server_span(self, headers: Mapping[str, str], *, route: str, method: str,
                     operation: str, model: str | None, max_tokens: int | None = None):
-        """The request's SERVER span, continuing the caller's W3C trace if it sent one.
+        """The request's SERVER span, continuing the caller's W3C trace if it sent one (see
+        __init__ for when it is a link instead). `route` is the route's template, never the raw
+        path (span names must be bounded).
 
         `headers` should be case-insensitive (aiohttp's are). For GenAI operations the name is
         `{operation} {model}`; for other routes `{method} {route}`.
@@ -181,6 +191,10 @@ class Tracing:
         if self._tracer is None:
             return self._no_span
         parent = self._propagator.extract(headers)
+        links = None
+        if not self._continue_callers:
+            caller = trace.get_current_span(parent).get_span_context()
+            parent, links = None, ([Link(caller)] if caller.is_valid else None)
         attributes: dict[str, Any] = {"http.request.method": method, "http.route": route}
         if operation in GENAI_OPERATIONS:
             name = f"{operation} {model}" if model else operation
@@ -193,7 +207,7 @@ class Tracing:
         else:
             name = f"{method} {route}"
         return _SpanScope(self._tracer.start_span(
-            name, context=parent, kind=SpanKind.SERVER, attributes=attributes
+            name, context=parent, kind=SpanKind.SERVER, attributes=attributes, links=links
         ))
 
     def bedrock_span(self, parent: Span | None, *, operation: str, model: str, region: str,

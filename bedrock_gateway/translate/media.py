@@ -81,7 +81,7 @@ def sniff_image_format(data: bytes) -> str | None:
     return None
 
 
-def _image(data: bytes, declared: str | None, param: str) -> dict:
+def _image(data: bytes | bytearray, declared: str | None, param: str) -> dict:
     if len(data) > IMAGE_MAX_BYTES:
         raise _invalid(f"The image is larger than Amazon Bedrock's limit of 3.75 MB "
                        f"({len(data)} bytes).", param, "image_too_large")
@@ -93,18 +93,52 @@ def _image(data: bytes, declared: str | None, param: str) -> dict:
     return {"image": {"format": fmt, "source": {"bytes": data}}}
 
 
+# Key of the placeholder block `image_block` leaves for a remote image that is not fetched yet:
+# the server translates (and so validates) the whole request before it fetches anything, then
+# `attach_remote_images` swaps each placeholder for the image block of the fetched bytes.
+REMOTE_IMAGE = "remoteImage"
+
+
 def image_block(url: str, fetched: Mapping[str, tuple[bytes, str]], param: str) -> dict:
-    """The Bedrock image block for an `image_url` part (`param` names its url)."""
+    """The Bedrock image block for an `image_url` part (`param` names its url); for a remote URL
+    not in `fetched`, a placeholder for `attach_remote_images`."""
     if url[:5].lower() != "data:":
         got = fetched.get(url)
         if got is None:
-            raise _invalid("The image URL was not fetched.", param, "image_fetch_failed")
+            return {REMOTE_IMAGE: {"url": url, "param": param}}
         return _image(got[0], got[1], param)
     media_type, payload = split_data_url(url, param)
     if _decoded_size(payload) > IMAGE_MAX_BYTES + 3:
         raise _invalid("The image is larger than Amazon Bedrock's limit of 3.75 MB.", param,
                        "image_too_large")
     return _image(_b64decode(payload, param), _IMAGE_TYPES.get(media_type), param)
+
+
+def pending_remote_images(messages: list[dict]) -> dict[str, str]:
+    """{url: param} of the placeholders in translated `messages`, each URL once, in order."""
+    pending: dict[str, str] = {}
+    for message in messages:
+        for block in message["content"]:
+            remote = block.get(REMOTE_IMAGE)
+            if remote is not None:
+                pending.setdefault(remote["url"], remote["param"])
+    return pending
+
+
+def attach_remote_images(messages: list[dict], fetched: Mapping[str, tuple[bytes, str]]) -> None:
+    """Replace every placeholder in `messages` with the image block of its fetched bytes (checked
+    like any image: size and format)."""
+    for message in messages:
+        content = message["content"]
+        for i, block in enumerate(content):
+            remote = block.get(REMOTE_IMAGE)
+            if remote is None:
+                continue
+            got = fetched.get(remote["url"])
+            if got is None:
+                raise _invalid("The image URL was not fetched.", remote["param"],
+                               "image_fetch_failed")
+            content[i] = _image(got[0], got[1], remote["param"])
 
 
 def document_name(filename: str | None, used: set[str]) -> str:

@@ -42,22 +42,22 @@ async def accepted(gateway, key: str) -> bool:
 
 async def test_key_file_rotation_without_restart(make_gateway, tmp_path):
     key_file = tmp_path / "api_key"
-    key_file.write_text("sk-old-key\n")
+    key_file.write_text("sk-old-key-0123456789\n")
     gateway = await make_gateway(api_keys=(), api_key_file=str(key_file))
-    assert await accepted(gateway, "sk-old-key")
-    assert not await accepted(gateway, "sk-new-key")
+    assert await accepted(gateway, "sk-old-key-0123456789")
+    assert not await accepted(gateway, "sk-new-key-0123456789")
 
     # Overlap: both keys valid while clients move over.
-    key_file.write_text("sk-old-key\nsk-new-key\n")
-    assert await wait_until(lambda: accepted(gateway, "sk-new-key"))
-    assert await accepted(gateway, "sk-old-key")
+    key_file.write_text("sk-old-key-0123456789\nsk-new-key-0123456789\n")
+    assert await wait_until(lambda: accepted(gateway, "sk-new-key-0123456789"))
+    assert await accepted(gateway, "sk-old-key-0123456789")
 
     # The old key is retired, the way Kubernetes swaps a Secret's symlink.
     replacement = tmp_path / "api_key.next"
-    replacement.write_text('{"api_key": "sk-new-key"}')
+    replacement.write_text('{"api_key": "sk-new-key-0123456789"}')
     os.replace(replacement, key_file)
-    assert await wait_until(lambda: _not(accepted(gateway, "sk-old-key")))
-    assert await accepted(gateway, "sk-new-key")
+    assert await wait_until(lambda: _not(accepted(gateway, "sk-old-key-0123456789")))
+    assert await accepted(gateway, "sk-new-key-0123456789")
 
 
 async def _not(awaitable) -> bool:
@@ -65,17 +65,19 @@ async def _not(awaitable) -> bool:
 
 
 async def test_several_static_keys_are_valid(make_gateway):
-    gateway = await make_gateway(api_keys=("sk-a", "sk-b"))
-    assert await accepted(gateway, "sk-a") and await accepted(gateway, "sk-b")
-    assert not await accepted(gateway, "sk-c")
+    gateway = await make_gateway(api_keys=("sk-a-0123456789ab", "sk-b-0123456789ab"))
+    assert await accepted(gateway, "sk-a-0123456789ab")
+    assert await accepted(gateway, "sk-b-0123456789ab")
+    assert not await accepted(gateway, "sk-c-0123456789ab")
 
 
 @pytest.mark.parametrize("env, message", [
     ({}, "No API key source is configured"),
-    ({"API_KEY": "k", "PORT": "eighty"}, "PORT: expected a number"),
-    ({"API_KEY": "k", "ENABLE_PROMPT_CACHING": "maybe"}, "ENABLE_PROMPT_CACHING"),
-    ({"API_KEY": "k", "MAX_CONCURRENT_REQUESTS": "0"}, "MAX_CONCURRENT_REQUESTS must be at least 1"),
-    ({"API_KEY": "k", "API_ROUTE_PREFIX": "api"}, "API_ROUTE_PREFIX must start with '/'"),
+    ({"API_KEY": "key-0123456789abcdef", "PORT": "eighty"}, "PORT: expected a number"),
+    ({"API_KEY": "key-0123456789abcdef", "ENABLE_PROMPT_CACHING": "maybe"}, "ENABLE_PROMPT_CACHING"),
+    ({"API_KEY": "key-0123456789abcdef", "MAX_CONCURRENT_REQUESTS": "0"}, "MAX_CONCURRENT_REQUESTS must be at least 1"),
+    ({"API_KEY": "key-0123456789abcdef", "API_ROUTE_PREFIX": "api"}, "API_ROUTE_PREFIX must start with '/'"),
+    ({"API_KEY": "short"}, "API_KEY: a key is shorter than 16 characters"),
 ])
 def test_refuses_to_start_with_a_clear_message(env, message):
     clean = {k: v for k, v in os.environ.items()
@@ -132,16 +134,36 @@ async def test_secrets_manager_key_rotates_without_restart(make_gateway, secrets
 
 
 async def test_ssm_parameter_keys(make_gateway, secrets_endpoint):
-    secrets_endpoint.parameters["/gateway/api-keys"] = "sk-ssm-a,sk-ssm-b"
+    secrets_endpoint.parameters["/gateway/api-keys"] = "sk-ssm-a-0123456789,sk-ssm-b-0123456789"
     gateway = await make_gateway(api_keys=(), api_key_param_name="/gateway/api-keys")
-    assert await accepted(gateway, "sk-ssm-a") and await accepted(gateway, "sk-ssm-b")
-    assert not await accepted(gateway, "sk-other")
+    assert await accepted(gateway, "sk-ssm-a-0123456789") and await accepted(gateway, "sk-ssm-b-0123456789")
+    assert not await accepted(gateway, "sk-other-0123456789")
 
 
 async def test_a_failing_secret_source_keeps_the_last_keys(make_gateway, secrets_endpoint):
-    secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-kept"}'
+    secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-kept-0123456789"}'
     gateway = await make_gateway(api_keys=(), api_key_secret_arn=SECRET_ARN,
                                  api_key_refresh_seconds=0.2)
     del secrets_endpoint.secrets[SECRET_ARN]  # the refresh now fails
     await asyncio.sleep(0.6)
-    assert await accepted(gateway, "sk-kept")
+    assert await accepted(gateway, "sk-kept-0123456789")
+
+
+@pytest.mark.parametrize("broken", ['{"api_key": [null]}', '{"api_key": "tiny"}',
+                                    '{"apikey": "sk-typo-0123456789"}', '["sk-ok-0123456789", 7]',
+                                    '{"api_key": "sk-cut-0123456789"'])
+async def test_a_malformed_secret_is_a_failed_refresh_that_keeps_the_last_keys(
+        make_gateway, secrets_endpoint, broken, caplog):
+    secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-kept-0123456789"}'
+    gateway = await make_gateway(api_keys=(), api_key_secret_arn=SECRET_ARN,
+                                 api_key_refresh_seconds=0.1)
+    calls = secrets_endpoint.calls.count("secretsmanager.GetSecretValue")
+    secrets_endpoint.secrets[SECRET_ARN] = broken
+    async with asyncio.timeout(10):
+        while secrets_endpoint.calls.count("secretsmanager.GetSecretValue") < calls + 2:
+            await asyncio.sleep(0.05)
+    assert await accepted(gateway, "sk-kept-0123456789")
+    for fragment in ("None", "null", "tiny", "sk-typo-0123456789", "sk-ok-0123456789", "7"):
+        assert not await accepted(gateway, fragment)
+    assert "API_KEY_SECRET_ARN failed, keeping its last keys" in caplog.text
+    assert "sk-kept" not in caplog.text and "sk-typo" not in caplog.text

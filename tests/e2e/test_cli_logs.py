@@ -44,7 +44,7 @@ def test_version_is_the_package_version():
 
 def test_print_config_redacts_secrets_and_round_trips(tmp_path):
     secret = "sk-very-secret-value-123"
-    result = cli("--print-config", "--port", "9001", API_KEY=f"{secret},other-key",
+    result = cli("--print-config", "--port", "9001", API_KEY=f"{secret},other-key-0123456789",
                  BEDROCK_REGIONS="us-east-1,us-west-2", LOG_FORMAT="json")
     assert result.returncode == 0, result.stderr
     assert secret not in result.stdout and "other-key" not in result.stdout
@@ -54,7 +54,7 @@ def test_print_config_redacts_secrets_and_round_trips(tmp_path):
     assert config["BEDROCK_REGIONS"] == "us-east-1,us-west-2"
     assert set(config) == set(setting_names()) - {"OPENAI_API_KEY", "GATEWAY_CONFIG_FILE"}
     # The output is a valid GATEWAY_CONFIG_FILE (once a real key replaces the redaction).
-    config["API_KEY"] = "k"
+    config["API_KEY"] = "key-0123456789abcdef"
     path = tmp_path / "gateway.yaml"
     path.write_text(yaml.safe_dump(config))
     again = cli("--print-config", GATEWAY_CONFIG_FILE=str(path))

@@ -51,6 +51,8 @@ def _span_dict(span: Any, resource: dict, scope: str) -> dict[str, Any]:
         "trace_id": span.trace_id.hex(),
         "span_id": span.span_id.hex(),
         "parent_span_id": span.parent_span_id.hex(),
+        "links": [{"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()}
+                  for link in span.links],
         "kind": trace_pb2.Span.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_"),
         "attributes": attributes(span.attributes),
         "status": {

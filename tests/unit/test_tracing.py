@@ -274,11 +274,13 @@ def test_config_reading() -> None:
 
 
 @pytest.mark.parametrize(("name", "arg", "expected"), [
-    (None, None, sampling.DEFAULT_ON),
+    # Not parent-based by default: an unauthenticated traceparent must not decide sampling.
+    (None, None, sampling.ALWAYS_ON),
     ("always_off", None, sampling.ALWAYS_OFF),
     ("ALWAYS_ON", None, sampling.ALWAYS_ON),
     ("parentbased_always_off", None, sampling.DEFAULT_OFF),
-    ("nonsense", None, sampling.DEFAULT_ON),
+    ("parentbased_always_on", None, sampling.DEFAULT_ON),
+    ("nonsense", None, sampling.ALWAYS_ON),
 ])
 def test_sampler_names(name: str | None, arg: str | None, expected: object) -> None:
     environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}

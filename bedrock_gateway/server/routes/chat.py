@@ -8,12 +8,14 @@ import uuid
 
 from aiohttp import web
 
-from bedrock_gateway.openai_schema import parse_chat_request, remote_image_urls
+from bedrock_gateway.openai_schema import parse_chat_request
+from bedrock_gateway.server import content_log
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.images import fetch_image
+from bedrock_gateway.server.images import ImageBatch
 from bedrock_gateway.server.keys import (
+    IMAGE_BUDGET,
     IMAGE_FETCHER,
     KEY_SERVICE,
     LIFECYCLE,
@@ -22,6 +24,7 @@ from bedrock_gateway.server.keys import (
     SETTINGS,
     TELEMETRY,
 )
+from bedrock_gateway.server.limits import request_holdings
 from bedrock_gateway.server.streaming import pump_stream
 from bedrock_gateway.settings import Settings
 from bedrock_gateway.translate.capabilities import capabilities_for
@@ -31,6 +34,7 @@ from bedrock_gateway.translate.chat import (
     structured_output_tool_name,
     to_converse_kwargs,
 )
+from bedrock_gateway.translate.media import attach_remote_images, pending_remote_images
 from bedrock_gateway.translate.stream import ChunkTranslator
 
 # Model names longer than this are not Bedrock ids; they are cut before they reach logs.
@@ -50,86 +54,89 @@ def translate_options(settings: Settings, native_structured_output: bool) -> Tra
     )
 
 
-async def _fetch_remote_images(app: web.Application, urls: dict[str, str]) -> dict:
-    """{url: (bytes, format)}; `urls` maps each URL to the param a fetch error names."""
-    if not urls:
-        return {}
+async def _fetch_remote_images(request: web.Request, messages: list[dict]) -> None:
+    """Fetch the remote images the translated `messages` name and put them in place. Runs after
+    the whole request was validated, so a request that would fail anyway fetches nothing."""
+    pending = pending_remote_images(messages)
+    if not pending:
+        return
+    app = request.app
     settings = app[SETTINGS]
-    results = await asyncio.gather(*(
-        fetch_image(app[IMAGE_FETCHER], url, max_bytes=settings.image_fetch_max_bytes,
-                    timeout_s=settings.image_fetch_timeout_seconds, param=param)
-        for url, param in urls.items()))
-    return dict(zip(urls, results, strict=True))
+    batch = ImageBatch(app[IMAGE_FETCHER], app[IMAGE_BUDGET], request_holdings(request),
+                       max_bytes=settings.image_fetch_max_bytes,
+                       max_total_bytes=settings.image_fetch_max_total_bytes,
+                       concurrency=settings.image_fetch_concurrency,
+                       timeout_s=settings.image_fetch_timeout_seconds)
+    attach_remote_images(messages, await batch.fetch_all(pending))
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
+    """Admission (limits_middleware) has already let this request in; the body is read here."""
     app = request.app
     settings = app[SETTINGS]
     ctx = request_context(request)
-    chat = parse_chat_request(await read_json_object(request))
+    body = await read_json_object(request)
+    chat = parse_chat_request(body)
     requested = chat.model or settings.default_model
     ctx.stream = chat.stream
     ctx.max_tokens = chat.max_tokens
     ctx.model = requested[:_MODEL_NAME_LIMIT]  # set first: an unknown model is still counted
     entry = resolve_model(app, requested, output="text")
     ctx.response_model = entry.id
-    ticket = await app[KEY_SERVICE].admit(
+    # The key's model access and limits, before any Bedrock call (settled when the request ends).
+    await app[KEY_SERVICE].admit(
         request, ctx, names=(requested, entry.id, entry.base_model_id),
         input_bytes=request.content_length, max_output_tokens=chat.max_tokens,
         stream=chat.stream)
+    if settings.log_content:
+        content_log.request(ctx.request_id, body)
 
-    lifecycle = app[LIFECYCLE]
+    options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
+    caps = capabilities_for(entry.base_model_id or entry.id)
+    kwargs = to_converse_kwargs(chat, model_id=entry.id, caps=caps, options=options)
+    await _fetch_remote_images(request, kwargs["messages"])
+    structured_tool = structured_output_tool_name(chat, caps, options)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
+    telemetry = app[TELEMETRY]
+    observer = telemetry.observer(ctx)
+    router = app[ROUTER]
+
+    if not chat.stream:
+        response, region = await router.converse(kwargs, entry.regions, deadline=deadline,
+                                                 observer=observer)
+        ctx.region = region
+        answer = from_converse_response(response, model=requested,
+                                        completion_id=completion_id, created=created,
+                                        structured_tool=structured_tool,
+                                        legacy_functions=chat.legacy_functions)
+        ctx.record_usage(answer.get("usage"))
+        ctx.finish_reason = answer["choices"][0].get("finish_reason")
+        if settings.log_content:
+            content_log.completion(ctx.request_id, answer["choices"])
+        return json_response(answer)
+
+    upstream = await router.open_stream(kwargs, entry.regions, deadline=deadline,
+                                        observer=observer)
+    ctx.region = upstream.region
+    telemetry.stream_started()
+    translator = ChunkTranslator(model=requested, completion_id=completion_id,
+                                 created=created, include_usage=chat.include_usage,
+                                 structured_tool=structured_tool,
+                                 legacy_functions=chat.legacy_functions)
+    source = content_log.Recorder(translator) if settings.log_content else translator
     try:
-        lifecycle.admit()
-    except BaseException:
-        ticket.finish(ctx)
-        raise
-    try:
-        options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
-        caps = capabilities_for(entry.base_model_id or entry.id)
-        images = await _fetch_remote_images(app, remote_image_urls(chat))
-        kwargs = to_converse_kwargs(chat, model_id=entry.id, caps=caps, options=options,
-                                    fetched_images=images)
-        structured_tool = structured_output_tool_name(chat, caps, options)
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        created = int(time.time())
-        deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-        telemetry = app[TELEMETRY]
-        observer = telemetry.observer(ctx)
-        router = app[ROUTER]
-
-        if not chat.stream:
-            response, region = await router.converse(kwargs, entry.regions, deadline=deadline,
-                                                     observer=observer)
-            ctx.region = region
-            body = from_converse_response(response, model=requested,
-                                          completion_id=completion_id, created=created,
-                                          structured_tool=structured_tool,
-                                          legacy_functions=chat.legacy_functions)
-            ctx.record_usage(body.get("usage"))
-            ctx.finish_reason = body["choices"][0].get("finish_reason")
-            return json_response(body)
-
-        upstream = await router.open_stream(kwargs, entry.regions, deadline=deadline,
-                                            observer=observer)
-        ctx.region = upstream.region
-        telemetry.stream_started()
-        translator = ChunkTranslator(model=requested, completion_id=completion_id,
-                                     created=created, include_usage=chat.include_usage,
-                                     structured_tool=structured_tool,
-                                     legacy_functions=chat.legacy_functions)
-        try:
-            return await pump_stream(
-                request, ctx, upstream, translator,
-                lifecycle=lifecycle,
-                heartbeat_s=settings.sse_heartbeat_seconds,
-                idle_s=settings.stream_idle_timeout,
-                chunk_timer=telemetry.chunk_timer(ctx),
-            )
-        finally:
-            ctx.record_usage(translator.usage)
-            ctx.finish_reason = translator.finish_reason
-            telemetry.stream_finished(ctx, upstream.attempt_token)
+        return await pump_stream(
+            request, ctx, upstream, source,
+            lifecycle=app[LIFECYCLE],
+            heartbeat_s=settings.sse_heartbeat_seconds,
+            idle_s=settings.stream_idle_timeout,
+            chunk_timer=telemetry.chunk_timer(ctx),
+        )
     finally:
-        lifecycle.release()
-        ticket.finish(ctx)
+        ctx.record_usage(translator.usage)
+        ctx.finish_reason = translator.finish_reason
+        telemetry.stream_finished(ctx, upstream.attempt_token)
+        if source is not translator:
+            source.log(ctx.request_id)

@@ -12,13 +12,7 @@ from bedrock_gateway.errors import GatewayError, UpstreamError
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.keys import (
-    KEY_SERVICE,
-    LIFECYCLE,
-    ROUTER,
-    SETTINGS,
-    TELEMETRY,
-)
+from bedrock_gateway.server.keys import KEY_SERVICE, ROUTER, SETTINGS, TELEMETRY
 from bedrock_gateway.translate.embeddings import (
     Invocation,
     assemble_vectors,
@@ -46,50 +40,41 @@ async def create_embeddings(request: web.Request) -> web.Response:
     ctx.response_model = entry.id
     family = family_for(entry.base_model_id or entry.id)
     invocations = plan_invocations(embeddings, family)
-    ticket = await app[KEY_SERVICE].admit(
+    await app[KEY_SERVICE].admit(
         request, ctx, names=(embeddings.model, entry.id, entry.base_model_id),
         input_bytes=request.content_length, max_output_tokens=0, stream=False)
 
-    lifecycle = app[LIFECYCLE]
-    try:
-        lifecycle.admit()
-    except BaseException:
-        ticket.finish(ctx)
-        raise
-    try:
-        router = app[ROUTER]
-        observer = app[TELEMETRY].observer(ctx)
-        deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-        limit = asyncio.Semaphore(settings.embedding_concurrency)
+    # Admitted by limits_middleware before the body was read.
+    router = app[ROUTER]
+    observer = app[TELEMETRY].observer(ctx)
+    deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
+    limit = asyncio.Semaphore(settings.embedding_concurrency)
 
-        async def invoke(invocation: Invocation) -> tuple[list[list[float]], int]:
-            async with limit:
-                response, region = await router.invoke(
-                    {"modelId": entry.id, "body": orjson.dumps(invocation.body),
-                     "contentType": "application/json", "accept": "application/json"},
-                    entry.regions, deadline=deadline, observer=observer)
-            ctx.region = region
-            try:
-                result = orjson.loads(response["body"])
-            except orjson.JSONDecodeError:
-                raise UpstreamError("Amazon Bedrock returned an unreadable embedding.") from None
-            headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-            tokens = input_tokens_of(family, result)
-            if tokens is None:
-                tokens = int(headers.get(_TOKEN_HEADER) or 0)
-            return parse_invocation_result(family, result), tokens
-
+    async def invoke(invocation: Invocation) -> tuple[list[list[float]], int]:
+        async with limit:
+            response, region = await router.invoke(
+                {"modelId": entry.id, "body": orjson.dumps(invocation.body),
+                 "contentType": "application/json", "accept": "application/json"},
+                entry.regions, deadline=deadline, observer=observer)
+        ctx.region = region
         try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(invoke(inv)) for inv in invocations]
-        except* GatewayError as failures:
-            raise failures.exceptions[0] from None
-        results = [task.result() for task in tasks]
-        vectors = assemble_vectors(invocations, [vectors for vectors, _ in results])
-        prompt_tokens = sum(tokens for _, tokens in results)
-        ctx.tokens_in = prompt_tokens
-        return json_response(build_embeddings_response(
-            embeddings.model, vectors, prompt_tokens, embeddings.encoding_format))
-    finally:
-        lifecycle.release()
-        ticket.finish(ctx)
+            result = orjson.loads(response["body"])
+        except orjson.JSONDecodeError:
+            raise UpstreamError("Amazon Bedrock returned an unreadable embedding.") from None
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        tokens = input_tokens_of(family, result)
+        if tokens is None:
+            tokens = int(headers.get(_TOKEN_HEADER) or 0)
+        return parse_invocation_result(family, result), tokens
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(invoke(inv)) for inv in invocations]
+    except* GatewayError as failures:
+        raise failures.exceptions[0] from None
+    results = [task.result() for task in tasks]
+    vectors = assemble_vectors(invocations, [vectors for vectors, _ in results])
+    prompt_tokens = sum(tokens for _, tokens in results)
+    ctx.tokens_in = prompt_tokens
+    return json_response(build_embeddings_response(
+        embeddings.model, vectors, prompt_tokens, embeddings.encoding_format))

@@ -119,74 +119,65 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         record = await _owned(store, req.previous_response_id, owner, "previous_response_id")
         history = record["history"]
     headers = {DROPPED_TOOLS_HEADER: ",".join(req.dropped_tools)} if req.dropped_tools else {}
-    ticket = await app[KEY_SERVICE].admit(
+    await app[KEY_SERVICE].admit(
         request, ctx, names=(requested, entry.id, entry.base_model_id),
         input_bytes=(request.content_length or 0) + _history_bytes(history),
         max_output_tokens=req.max_output_tokens, stream=req.stream)
 
-    lifecycle = app[LIFECYCLE]
-    try:
-        lifecycle.admit()
-    except BaseException:
-        ticket.finish(ctx)
-        raise
-    try:
-        options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
-        caps = capabilities_for(entry.base_model_id or entry.id)
-        sealer = app[REASONING_SEALER]
-        images = await _fetch_remote_images(
-            app, remote_image_urls([*history, *req.input_items], len(history)))
-        plan = to_converse(req, history=history, model_id=entry.id, caps=caps, options=options,
-                           opener=sealer.open, fetched_images=images)
-        if plan.dropped_reasoning:
-            log.warning("%d reasoning item(s) had encrypted_content this gateway cannot open "
-                        "(another key, or altered); they were not forwarded",
-                        plan.dropped_reasoning)
-        response_id = f"resp_{uuid.uuid4().hex}"
-        translator = ResponseEventTranslator(
-            response_id=response_id, created_at=int(time.time()), model=requested,
-            echo=req.echo, tool_refs=req.tool_refs, structured_tool=plan.structured_tool,
-            summary=req.reasoning_summary is not None,
-            include_sealed=req.include_encrypted_reasoning, seal=sealer.seal)
-        deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-        telemetry = app[TELEMETRY]
-        observer = telemetry.observer(ctx)
-        router = app[ROUTER]
+    lifecycle = app[LIFECYCLE]  # admitted by limits_middleware, before the body was read
+    options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
+    caps = capabilities_for(entry.base_model_id or entry.id)
+    sealer = app[REASONING_SEALER]
+    images = await _fetch_remote_images(
+        app, remote_image_urls([*history, *req.input_items], len(history)))
+    plan = to_converse(req, history=history, model_id=entry.id, caps=caps, options=options,
+                       opener=sealer.open, fetched_images=images)
+    if plan.dropped_reasoning:
+        log.warning("%d reasoning item(s) had encrypted_content this gateway cannot open "
+                    "(another key, or altered); they were not forwarded",
+                    plan.dropped_reasoning)
+    response_id = f"resp_{uuid.uuid4().hex}"
+    translator = ResponseEventTranslator(
+        response_id=response_id, created_at=int(time.time()), model=requested,
+        echo=req.echo, tool_refs=req.tool_refs, structured_tool=plan.structured_tool,
+        summary=req.reasoning_summary is not None,
+        include_sealed=req.include_encrypted_reasoning, seal=sealer.seal)
+    deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
+    telemetry = app[TELEMETRY]
+    observer = telemetry.observer(ctx)
+    router = app[ROUTER]
 
-        if not req.stream:
-            response, region = await router.converse(plan.kwargs, entry.regions,
-                                                     deadline=deadline, observer=observer)
-            ctx.region = region
-            for event in converse_response_events(response):
-                translator.feed(event)
-            translator.finish()
-            _finish_context(ctx, translator)
-            if req.store:
-                await _save(store, _record(response_id, owner, req, history, translator))
-            return json_response(translator.response(), headers=headers)
-
-        upstream = await router.open_stream(plan.kwargs, entry.regions, deadline=deadline,
-                                            observer=observer)
-        ctx.region = upstream.region
-        telemetry.stream_started()
-        try:
-            result = await pump_stream(
-                request, ctx, upstream, translator,
-                lifecycle=lifecycle,
-                heartbeat_s=settings.sse_heartbeat_seconds,
-                idle_s=settings.stream_idle_timeout,
-                chunk_timer=telemetry.chunk_timer(ctx),
-                framing=NamedEventFraming(translator.error_events, headers),
-            )
-        finally:
-            _finish_context(ctx, translator)
-            telemetry.stream_finished(ctx, upstream.attempt_token)
-        if req.store and translator.status in ("completed", "incomplete"):
+    if not req.stream:
+        response, region = await router.converse(plan.kwargs, entry.regions,
+                                                 deadline=deadline, observer=observer)
+        ctx.region = region
+        for event in converse_response_events(response):
+            translator.feed(event)
+        translator.finish()
+        _finish_context(ctx, translator)
+        if req.store:
             await _save(store, _record(response_id, owner, req, history, translator))
-        return result
+        return json_response(translator.response(), headers=headers)
+
+    upstream = await router.open_stream(plan.kwargs, entry.regions, deadline=deadline,
+                                        observer=observer)
+    ctx.region = upstream.region
+    telemetry.stream_started()
+    try:
+        result = await pump_stream(
+            request, ctx, upstream, translator,
+            lifecycle=lifecycle,
+            heartbeat_s=settings.sse_heartbeat_seconds,
+            idle_s=settings.stream_idle_timeout,
+            chunk_timer=telemetry.chunk_timer(ctx),
+            framing=NamedEventFraming(translator.error_events, headers),
+        )
     finally:
-        lifecycle.release()
-        ticket.finish(ctx)
+        _finish_context(ctx, translator)
+        telemetry.stream_finished(ctx, upstream.attempt_token)
+    if req.store and translator.status in ("completed", "incomplete"):
+        await _save(store, _record(response_id, owner, req, history, translator))
+    return result
 
 
 async def get_response(request: web.Request) -> web.Response:
