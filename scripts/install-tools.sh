@@ -89,7 +89,7 @@ if command -v redis-server >/dev/null 2>&1; then
 elif ! command -v apt-get >/dev/null 2>&1; then
   fail "redis-server is missing and apt-get is not available: install Redis (Debian/Ubuntu package 'redis-server')"
 else
-  say "installing redis-server (Debian package 'redis-server')"
+  say "installing redis-server with apt-get (Debian package 'redis-server', for the Redis store tests)"
   if as_root env DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -qq \
        --no-install-recommends redis-server >/dev/null 2>&1 \
      || (as_root apt-get "${APT_WAIT[@]}" update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
@@ -109,7 +109,7 @@ if [ -x "$codex" ] && "$codex" --version 2>/dev/null | grep -q "$CODEX_VERSION";
 elif ! command -v npm >/dev/null 2>&1; then
   fail "npm is missing: install Node.js >= 20 (the Codex CLI test runs @openai/codex)"
 else
-  say "installing @openai/codex@$CODEX_VERSION into .tools/npm"
+  say "installing @openai/codex@$CODEX_VERSION with npm into .tools/npm (for the Codex CLI test)"
   mkdir -p .tools/npm
   npm install --prefix .tools/npm --no-audit --no-fund --silent "@openai/codex@$CODEX_VERSION" \
     || fail "npm could not install @openai/codex@$CODEX_VERSION"

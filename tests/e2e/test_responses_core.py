@@ -13,6 +13,7 @@ import pytest
 
 from bedrock_gateway.emulator.script import reply_chunks
 from tests.conftest import HAIKU, TEST_KEY
+from tests.e2e.test_chat_parity import image_server  # noqa: F401 - a fixture used below
 
 PROMPT = "Tell me about the sea"
 REASONING_MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
@@ -248,3 +249,31 @@ async def test_mid_stream_error_ends_with_failed_and_error_events(gateway):
     assert events[-1]["code"] == "throttled"
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert not any(e["type"] == "response.completed" for e in events)
+
+
+async def test_images_by_url_use_the_ssrf_guarded_fetcher(make_gateway, client, emulator,
+                                                          image_server):  # noqa: F811
+    content = [{"type": "input_text", "text": "describe [[emu chunks=2]]"},
+               {"type": "input_image", "image_url": f"{image_server}/cat.png"}]
+    # By default loopback addresses are refused, naming the field, before Bedrock is called.
+    with pytest.raises(openai.BadRequestError) as info:
+        await client.responses.create(model=HAIKU, input=[{"role": "user", "content": content}])
+    assert info.value.body["code"] == "image_url_forbidden"
+    assert info.value.body["param"] == "input[0].content[1].image_url"
+    assert not [r for r in (await emulator.stats())["recent"] if r.get("request")]
+    gateway = await make_gateway(image_fetch_allowlist=("127.0.0.1/32",))
+    async with gateway.client() as allowed:
+        response = await allowed.responses.create(model=HAIKU,
+                                                  input=[{"role": "user", "content": content}])
+    assert response.output_text == expected_text("describe", 2)
+    sent = (await emulator.stats())["recent"][-1]["request"]
+    assert [m["blocks"] for m in sent["messages"]] == [["text", "image"]]
+
+
+async def test_streamed_response_names_dropped_hosted_tools(gateway):
+    response, events = await raw_events(gateway, {
+        "model": HAIKU, "stream": True, "input": "x [[emu chunks=2]]",
+        "tools": [{"type": "web_search", "external_web_access": True}, WEATHER]})
+    assert response.headers["X-Gateway-Dropped-Tools"] == "web_search"
+    assert events[-1]["type"] == "response.completed"
+    assert events[-1]["response"]["tools"][0]["type"] == "web_search"  # echoed as sent

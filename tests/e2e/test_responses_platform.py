@@ -1,5 +1,5 @@
 """What the gateway already does applies to the Responses API unchanged: failover before the
-first byte, admission, the idle timeout, disconnects, metrics with `api="responses"`, the
+first byte, admission, the idle timeout, disconnects, drain, metrics with `api="responses"`, the
 access log, and a client closing right after `response.completed`."""
 
 from __future__ import annotations
@@ -114,3 +114,37 @@ async def test_close_right_after_completed_is_not_a_disconnect(make_gateway, emu
     assert [(line["status"], line["error_code"], line["tokens_out"]) for line in lines] == [
         (200, None, 3)] * 2
     assert all(line["path"].endswith("/responses") and line["stream"] for line in lines)
+
+
+async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
+    import os
+    import signal
+    import sys
+
+    from tests.e2e.test_graceful_shutdown import wait_ready
+    from tests.support.redis_server import free_port as any_port
+
+    port = any_port()
+    env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
+           "DRAIN_DELAY_SECONDS": "0.2", "SHUTDOWN_GRACE_SECONDS": "1", "ACCESS_LOG": "off",
+           "DEFAULT_MODEL": HAIKU}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(f"{base}/ready")
+        async with aiohttp.ClientSession() as session:
+            response = await session.post(f"{base}/v1/responses", headers=AUTH, json={
+                "model": HAIKU, "stream": True, "input": "x [[emu chunks=300 delay_ms=50]]"})
+            await response.content.readline()
+            proc.send_signal(signal.SIGTERM)
+            events = parse_events(await response.read())
+        assert [e["type"] for e in events[-2:]] == ["response.failed", "error"]
+        assert events[-1]["code"] == "server_shutdown"
+        async with asyncio.timeout(15):
+            assert await proc.wait() == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

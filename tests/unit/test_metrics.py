@@ -11,12 +11,12 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bedrock_gateway.telemetry.key_metrics import KeyMetrics
 from bedrock_gateway.telemetry.metrics import (
     DURATION_BUCKETS,
     INTER_CHUNK_BUCKETS,
     GatewayMetrics,
 )
-from bedrock_gateway.telemetry.key_metrics import KeyMetrics
 from bedrock_gateway.telemetry.metrics_http import start_metrics_listener
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"

@@ -9,6 +9,7 @@ The server's routes and the response store do the I/O.
 from bedrock_gateway.protocols.openai_responses.converse import (
     ConversePlan,
     remote_image_urls,
+    responses_param,
     to_converse,
 )
 from bedrock_gateway.protocols.openai_responses.request import parse_responses_request
@@ -22,4 +23,4 @@ from bedrock_gateway.protocols.openai_responses.types import ResponsesRequest, T
 
 __all__ = ["ConversePlan", "ReasoningSealer", "ResponseEventTranslator", "ResponsesRequest",
            "ToolRef", "converse_response_events", "parse_responses_request",
-           "remote_image_urls", "to_converse", "usage_for_context"]
+           "remote_image_urls", "responses_param", "to_converse", "usage_for_context"]

@@ -208,6 +208,16 @@ def chat_request(req: ResponsesRequest, history: Sequence[dict], caps: ModelCapa
     return chat, builder.dropped
 
 
+def responses_param(param: str | None) -> str | None:
+    """The Responses field a chat-translator error names (`messages[2].content[1].image_url.url`
+    -> `input[2].content[1].image_url`)."""
+    if param and param.startswith("messages["):
+        param = "input[" + param[len("messages["):]
+        if param.endswith(".image_url.url"):
+            param = param[:-len(".url")]
+    return "text.format" if param == "response_format" else param
+
+
 def to_converse(req: ResponsesRequest, *, history: Sequence[dict], model_id: str,
                 caps: ModelCapabilities, options: TranslateOptions, opener: Opener,
                 fetched_images: Mapping[str, tuple[bytes, str]] = MappingProxyType({}),
@@ -217,11 +227,7 @@ def to_converse(req: ResponsesRequest, *, history: Sequence[dict], model_id: str
         kwargs = to_converse_kwargs(chat, model_id=model_id, caps=caps, options=options,
                                     fetched_images=fetched_images)
     except InvalidRequestError as error:
-        # The chat translator names chat fields; say which Responses field it was.
-        if error.param and error.param.startswith("messages["):
-            error.param = "input[" + error.param[len("messages["):]
-        if error.param == "response_format":
-            error.param = "text.format"
+        error.param = responses_param(error.param)
         raise
     return ConversePlan(kwargs, structured_output_tool_name(chat, caps, options), dropped, chat)
 

@@ -25,7 +25,7 @@ from bedrock_gateway.protocols.openai_responses import (
     ResponsesRequest,
     converse_response_events,
     parse_responses_request,
-    remote_image_urls,
+    responses_param,
     to_converse,
     usage_for_context,
 )
@@ -124,14 +124,17 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         input_bytes=(request.content_length or 0) + _history_bytes(history),
         max_output_tokens=req.max_output_tokens, stream=req.stream)
 
-    lifecycle = app[LIFECYCLE]  # admitted by limits_middleware, before the body was read
+    # Admission (limits_middleware) has already let this request in.
     options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
     caps = capabilities_for(entry.base_model_id or entry.id)
     sealer = app[REASONING_SEALER]
-    images = await _fetch_remote_images(
-        app, remote_image_urls([*history, *req.input_items], len(history)))
     plan = to_converse(req, history=history, model_id=entry.id, caps=caps, options=options,
-                       opener=sealer.open, fetched_images=images)
+                       opener=sealer.open)
+    try:
+        await _fetch_remote_images(request, plan.kwargs["messages"])
+    except InvalidRequestError as error:
+        error.param = responses_param(error.param)
+        raise
     if plan.dropped_reasoning:
         log.warning("%d reasoning item(s) had encrypted_content this gateway cannot open "
                     "(another key, or altered); they were not forwarded",
@@ -166,7 +169,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     try:
         result = await pump_stream(
             request, ctx, upstream, translator,
-            lifecycle=lifecycle,
+            lifecycle=app[LIFECYCLE],
             heartbeat_s=settings.sse_heartbeat_seconds,
             idle_s=settings.stream_idle_timeout,
             chunk_timer=telemetry.chunk_timer(ctx),
@@ -181,7 +184,6 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 
 
 async def get_response(request: web.Request) -> web.Response:
-    request_context(request).model = None
     record = await _owned(request.app[RESPONSE_STORE], request.match_info["response_id"],
                           _owner(request), None)
     return json_response(record["response"])
