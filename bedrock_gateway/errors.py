@@ -288,3 +288,23 @@ def bedrock_error(error: GatewayError) -> tuple[int, str, dict]:
     status = {"ServiceUnavailableException": 503, "InternalServerException": 500,
               "UnrecognizedClientException": 403}.get(name, error.status)
     return status, name, {"message": error.message}
+
+
+# -- virtual keys: limits, budgets, model access (docs/keys.md) ---------------------------------
+
+class KeyRateLimitError(RateLimitError):
+    """A virtual key's rpm, tpm or concurrent-stream limit (code names which)."""
+
+
+class BudgetExceededError(RateLimitError):
+    code = "budget_exceeded"
+
+
+class ModelNotAllowedError(PermissionDeniedError):
+    code = "model_not_allowed"
+
+
+class RateLimiterUnavailableError(ServiceUnavailableError):
+    """Redis (keys and counters) could not answer in time and REDIS_FAILURE_POLICY is closed."""
+
+    code = "rate_limiter_unavailable"

@@ -97,6 +97,16 @@ class Settings:
     responses_store_ttl_seconds: float = 30 * 86400.0
     redis_url: str | None = field(default=None, repr=False)
     redis_timeout_seconds: float = 2.0
+    # Virtual keys, limits and budgets (docs/keys.md)
+    admin_api_key: str | None = field(default=None, repr=False)
+    keys_file: str | None = None
+    keys_pepper: str | None = field(default=None, repr=False)
+    keys_redis_timeout_seconds: float = 0.05
+    redis_failure_policy: str = "open"  # open | closed
+    keys_cache_seconds: float = 1.0
+    keys_default_output_tokens: int = 1024
+    keys_metrics_top_n: int = 20
+    keys_price_table_file: str | None = None
     # Logging
     debug: bool = False
     log_level: str = "INFO"
@@ -122,7 +132,13 @@ class Settings:
     def has_key_source(self) -> bool:
         return bool(
             self.api_keys or self.api_key_file or self.api_key_secret_arn or self.api_key_param_name
+            or self.virtual_keys_enabled
         )
+
+    @property
+    def virtual_keys_enabled(self) -> bool:
+        """Virtual keys (bgw-...) are served when an admin key, a keys file or Redis is set."""
+        return bool(self.admin_api_key or self.keys_file or self.redis_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -167,6 +183,7 @@ class Settings:
                             f"{self.responses_hosted_tools!r}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        problems.extend(self._key_problems())
         problems.extend(self._budget_problems())
         for key in self.api_keys:
             try:
@@ -192,6 +209,18 @@ class Settings:
         if self.model_aliases_file and not os.path.isfile(self.model_aliases_file):
             problems.append(f"MODEL_ALIASES_FILE {self.model_aliases_file!r} is not a "
                             "readable file")
+        return problems
+
+    def _key_problems(self) -> list[str]:
+        problems = []
+        if self.redis_failure_policy not in ("open", "closed"):
+            problems.append("REDIS_FAILURE_POLICY must be open or closed, got "
+                            f"{self.redis_failure_policy!r}")
+        if self.admin_api_key is not None:
+            if len(self.admin_api_key) < 16:
+                problems.append("ADMIN_API_KEY must be at least 16 characters")
+            if self.admin_api_key in self.api_keys:
+                problems.append("ADMIN_API_KEY must differ from every API_KEY")
         return problems
 
     def _budget_problems(self) -> list[str]:
@@ -235,6 +264,11 @@ _RANGES: tuple[tuple[str, str, Any], ...] = (
     *((name, "must not be negative", _at_least(0)) for name in (
         "SHUTDOWN_GRACE_SECONDS", "DRAIN_DELAY_SECONDS", "THROTTLE_BACKOFF_SECONDS",
         "TRUSTED_PROXY_COUNT")),
+    ("KEYS_REDIS_TIMEOUT_SECONDS", "must be greater than 0 and at most 5", lambda v: 0 < v <= 5),
+    ("KEYS_CACHE_SECONDS", "must be from 0 to 1 (revocation is seen within it)",
+     lambda v: 0 <= v <= 1),
+    ("KEYS_DEFAULT_OUTPUT_TOKENS", "must be at least 1", _at_least(1)),
+    ("KEYS_METRICS_TOP_N", "must not be negative", _at_least(0)),
     *((name, "must be at least 1024 (the smallest thinking budget)", _at_least(1024))
       for name in ("REASONING_BUDGET_LOW", "REASONING_BUDGET_MEDIUM", "REASONING_BUDGET_HIGH")),
 )
@@ -341,6 +375,15 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RESPONSES_STORE_TTL_SECONDS": ("responses_store_ttl_seconds", _seconds),
     "REDIS_URL": ("redis_url", _optional),
     "REDIS_TIMEOUT_SECONDS": ("redis_timeout_seconds", _seconds),
+    "ADMIN_API_KEY": ("admin_api_key", _optional),
+    "KEYS_FILE": ("keys_file", _optional),
+    "KEYS_PEPPER": ("keys_pepper", _optional),
+    "KEYS_REDIS_TIMEOUT_SECONDS": ("keys_redis_timeout_seconds", _seconds),
+    "REDIS_FAILURE_POLICY": ("redis_failure_policy", lambda raw: raw.strip().lower()),
+    "KEYS_CACHE_SECONDS": ("keys_cache_seconds", _seconds),
+    "KEYS_DEFAULT_OUTPUT_TOKENS": ("keys_default_output_tokens", int),
+    "KEYS_METRICS_TOP_N": ("keys_metrics_top_n", int),
+    "KEYS_PRICE_TABLE_FILE": ("keys_price_table_file", _optional),
     "DEBUG": ("debug", _bool),
     "LOG_LEVEL": ("log_level", str),
     "ACCESS_LOG": ("access_log", _bool),

@@ -104,6 +104,7 @@ def build_rows(r: dict) -> list[Row]:
             rows.append(("Telemetry's own CPU per streamed request, in-process (µs)", None,
                          tel["micro_us_per_request"], None if pct is None else f"{pct:.1f}%",
                          "< 5%", _met(None if pct is None else pct < 5)))
+    _keys_rows(r.get("keys"), rows)
     emb = r.get("embeddings")
     if emb:
         rows.append((f"Embeddings {emb['texts']} texts wall, median of {len(emb['gateway_ms'])} (ms)",
@@ -159,6 +160,32 @@ def _messages_rows(r: dict, rows: list[Row], pair: Callable[..., None]) -> None:
         rows.append(("Messages CPU-s per 1,000 streams c=50 (floor = chat completions')",
                      chat_cpu, messages_cpu, f"{(ratio - 1) * 100:+.0f}%", "<= +20%",
                      _met(ratio <= 1.2)))
+
+
+def _keys_rows(keys: dict | None, rows: list[Row]) -> None:
+    """Virtual-key enforcement: static key (floor) vs embedded / Redis virtual keys."""
+    if not keys:
+        return
+    static = keys["modes"]["static"]
+    for mode in ("embedded", "redis"):
+        entry = keys["modes"][mode]
+        for pct in ("p50", "p99"):
+            added = entry["added_ms"][pct]
+            rows.append((f"Keys {mode}: non-stream latency c=1 {pct} (ms; floor = static key)",
+                         static["latency_ms"][pct], entry["latency_ms"][pct], added,
+                         "< 1 ms" if pct == "p99" else "", _met(added < 1) if pct == "p99"
+                         else "-"))
+        pct = entry["added_cpu_pct"]
+        rows.append((f"Keys {mode}: CPU-s per 1,000 streams c=50 (floor = static key)",
+                     static["cpu_s_per_1000_streams"], entry["cpu_s_per_1000_streams"],
+                     f"{pct:+.1f}%", "< 10%", _met(pct < 10)))
+    micro = keys.get("limiter_micro", {})
+    for mode, data in micro.items():
+        rows.append((f"Keys {mode}: reserve + settle in-process c=1, wall p99 / CPU (µs)", None,
+                     data["wall_us_p99"], data["cpu_us"], "", "-"))
+        rows.append((f"Keys {mode}: reserve + settle in-process c=50, CPU (µs)", None,
+                     data.get("c50_cpu_us"), None, "", "-"))
+    rows.append(("Keys: errors", None, keys["errors"], None, "0", _met(keys["errors"] == 0)))
 
 
 def _failover_rows(fo: dict | None, rows: list[Row]) -> None:

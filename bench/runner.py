@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from bench import phases
+from bench import keys_cost, phases
 from bench.clients import EmulatorControl, FloorClient, GatewayClient
 from bench.plan import DEFAULT, EMULATOR_CHUNKS, EMULATOR_DELAY_MS, QUICK
 from bench.procs import API_KEY, aws_env, start_emulator, start_gateway, wait_ready
@@ -50,7 +50,7 @@ async def _phase(bench: phases.Bench, name: str, coro_fn, *args) -> None:
           flush=True)
 
 
-async def run(out: Path, quick: bool, with_profile: bool) -> dict:
+async def run(out: Path, quick: bool, with_profile: bool, only: str | None = None) -> dict:
     plan = QUICK if quick else DEFAULT
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -73,6 +73,9 @@ async def run(out: Path, quick: bool, with_profile: bool) -> dict:
                                  EmulatorControl(control_session, emulator_url), floor, gateway,
                                  gateway_child, children, results)
             await bench.control.clear_faults()
+            if only == "keys":
+                await _phase(bench, "keys", keys_cost.keys_cost)
+                return results
             await _phase(bench, "warmup", phases.warmup)
             await _phase(bench, "nonstream_c1", phases.nonstream_c1)
             await _phase(bench, "stream_c1", phases.stream, 1, plan.stream_c1)
@@ -88,6 +91,7 @@ async def run(out: Path, quick: bool, with_profile: bool) -> dict:
             await _phase(bench, "stream_c1000", phases.stream_c1000)
             await _phase(bench, "stream_c50_after_burst", phases.stream_c50_after_burst)
             await _phase(bench, "telemetry", phases.telemetry_cost)
+            await _phase(bench, "keys", keys_cost.keys_cost)
             await _phase(bench, "embeddings", phases.embeddings)
             await _phase(bench, "failover", phases.failover)
             if metrics_port:
@@ -101,8 +105,8 @@ async def run(out: Path, quick: bool, with_profile: bool) -> dict:
     return results
 
 
-def main(out: str, quick: bool, with_profile: bool) -> int:
-    results = asyncio.run(run(Path(out), quick, with_profile))
+def main(out: str, quick: bool, with_profile: bool, only: str | None = None) -> int:
+    results = asyncio.run(run(Path(out), quick, with_profile, only))
     extra = (lambda r: format_profile(r["profile"])) if "profile" in results else None
     print(table(results, extra))
     errors = results.get("phase_errors")

@@ -30,6 +30,8 @@ from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
 from bedrock_gateway.server import keys
 from bedrock_gateway.server.cors import Cors
 from bedrock_gateway.server.images import ImageFetcher
+from bedrock_gateway.server.key_access import add_rate_headers
+from bedrock_gateway.server.keys_setup import key_service_ctx, redis_ctx
 from bedrock_gateway.server.lifecycle import Lifecycle
 from bedrock_gateway.server.limits import ByteBudget, limits_middleware
 from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
@@ -44,6 +46,7 @@ from bedrock_gateway.server.routes import (
     models,
     responses,
 )
+from bedrock_gateway.server.routes.admin import add_admin_routes
 from bedrock_gateway.server.telemetry import Telemetry
 from bedrock_gateway.settings import Settings, SettingsError
 from bedrock_gateway.telemetry.log_hygiene import install_aiohttp_log_filter
@@ -59,7 +62,8 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     if not settings.has_key_source():
         raise RuntimeError(
             "No API key source is configured. Set API_KEY (or OPENAI_API_KEY), API_KEY_FILE, "
-            "API_KEY_SECRET_ARN or API_KEY_PARAM_NAME; the gateway never runs without a key.")
+            "API_KEY_SECRET_ARN or API_KEY_PARAM_NAME (or virtual keys: ADMIN_API_KEY, KEYS_FILE "
+            "or REDIS_URL); the gateway never runs without a key.")
     install_aiohttp_log_filter()  # aiohttp's parser logs quote header lines (keys)
     telemetry = Telemetry(settings, environ)
     cors = Cors(settings.allowed_origins)
@@ -84,8 +88,9 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     app[keys.LIFECYCLE] = Lifecycle(settings.max_concurrent_requests)
     app[keys.KEYSTORE] = ApiKeyStore(settings.api_keys)
     app[keys.CATALOG] = _catalog_refresher(settings, app)
-    app.cleanup_ctx.extend([telemetry.cleanup_ctx, _bedrock_ctx, _keys_ctx, _catalog_ctx,
-                            _fetch_ctx, responses_ctx])
+    app.cleanup_ctx.extend([telemetry.cleanup_ctx, redis_ctx, _bedrock_ctx, _keys_ctx,
+                            key_service_ctx, _catalog_ctx, _fetch_ctx, responses_ctx])
+    app.on_response_prepare.append(add_rate_headers)
     app.on_shutdown.append(_drain)
     _add_routes(app, settings)
     return app
@@ -94,6 +99,8 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
 def _add_routes(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/health", health.health)
     app.router.add_get("/ready", health.ready)
+    if settings.admin_api_key:
+        add_admin_routes(app)
     for prefix in settings.route_prefixes:
         app.router.add_post(f"{prefix}/chat/completions", chat.chat_completions)
         app.router.add_post(f"{prefix}/embeddings", embeddings.create_embeddings)
@@ -169,7 +176,8 @@ async def _keys_ctx(app: web.Application) -> AsyncIterator[None]:
                 name = settings.api_key_param_name
                 store.add_source("API_KEY_PARAM_NAME", lambda: parameter_api_keys(ssm, name),
                                  settings.api_key_refresh_seconds)
-        await store.load_all()
+        if store.has_sources:
+            await store.load_all()
         task = asyncio.create_task(store.refresh_forever(), name="api-key-refresh")
         yield
         task.cancel()

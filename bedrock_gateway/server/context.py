@@ -30,6 +30,7 @@ class RequestContext:
     status: int | None = None
     bytes_sent: int = 0
     disconnected: bool = False
+    key_id: str | None = None  # the caller's key id (never the secret)
     span: Any = None
     response_model: str | None = None  # the Bedrock model id that answered
     chunk_timer: Any = None  # the stream's ChunkTimer, when one is kept

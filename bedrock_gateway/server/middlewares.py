@@ -4,6 +4,7 @@ API keys are checked here."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 
 from aiohttp import web
@@ -20,7 +21,8 @@ from bedrock_gateway.errors import (
 )
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import error_protocol, error_response
-from bedrock_gateway.server.keys import KEYSTORE
+from bedrock_gateway.server.key_access import PRINCIPAL, finish_request
+from bedrock_gateway.server.keys import KEY_SERVICE, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,10 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
+# The admin API: its own key, never a data key; and the admin key never opens a data route.
+ADMIN_PREFIX = "/admin/"
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     if request.path not in PUBLIC_PATHS:
@@ -78,6 +84,22 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
         if token is None:
             raise AuthenticationError(
                 "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'.")
-        if not request.app[KEYSTORE].is_valid(token):
-            raise AuthenticationError("Incorrect API key provided.")
-    return await handler(request)
+        admin_key = request.app[SETTINGS].admin_api_key
+        is_admin = admin_key is not None and hmac.compare_digest(token.encode(),
+                                                                 admin_key.encode())
+        if request.path.startswith(ADMIN_PREFIX):
+            if admin_key is None:
+                raise NotFoundError("The admin API is disabled (ADMIN_API_KEY is not set).")
+            if not is_admin:
+                raise AuthenticationError("The admin API takes only the admin key.",
+                                          code="admin_key_required")
+        else:
+            principal = None if is_admin else await request.app[KEY_SERVICE].authenticate(token)
+            if principal is None:
+                raise AuthenticationError("Incorrect API key provided.")
+            request[PRINCIPAL] = principal
+            request_context(request).key_id = principal.key_id
+    try:
+        return await handler(request)
+    finally:
+        finish_request(request, request_context(request))

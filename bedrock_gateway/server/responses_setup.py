@@ -47,7 +47,7 @@ async def responses_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     app[keys.REASONING_SEALER] = make_sealer(settings)
     if settings.redis_url:
-        store = RedisResponseStore(settings.redis_url,
+        store = RedisResponseStore(app[keys.REDIS],
                                    ttl_s=settings.responses_store_ttl_seconds,
                                    timeout_s=settings.redis_timeout_seconds)
         try:

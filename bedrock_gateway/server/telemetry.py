@@ -19,6 +19,7 @@ from bedrock_gateway.errors import GatewayError
 from bedrock_gateway.server.context import REQUEST_CONTEXT, RequestContext
 from bedrock_gateway.settings import Settings
 from bedrock_gateway.telemetry.access_log import AccessLog, client_address
+from bedrock_gateway.telemetry.key_metrics import KeyMetrics
 from bedrock_gateway.telemetry.metrics import GatewayMetrics
 from bedrock_gateway.telemetry.metrics_http import start_metrics_listener
 from bedrock_gateway.telemetry.tracing import Tracing
@@ -74,6 +75,8 @@ class Telemetry:
     def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics(version=__version__)
+        self.key_metrics = KeyMetrics(self.metrics.registry, settings.keys_metrics_top_n,
+                                      redis=settings.redis_url is not None)
         self.tracing = Tracing.from_env(environ, service_version=__version__)
         self.access_log = AccessLog(enabled=settings.access_log)
         self.metrics_port: int | None = None
@@ -160,6 +163,8 @@ class Telemetry:
             if ctx.error_code:
                 tracing.set_error(span, ctx.error_code)
             tracing.set_http_status(span, status)
+            if ctx.key_id:
+                span.set_attribute("gateway.key.id", ctx.key_id)
         if tracing.metrics_enabled and ctx.route in _OPERATIONS and ctx.model:
             timer = ctx.chunk_timer
             tracing.record_operation(
@@ -187,6 +192,7 @@ class Telemetry:
                 "tokens_out": ctx.tokens_out,
                 "bytes_sent": ctx.bytes_sent or _body_size(response),
                 "error_code": ctx.error_code,
+                "key_id": ctx.key_id,
                 "trace_id": tracing.trace_id(span),
                 "user_agent": request.headers.get("User-Agent"),
                 "session_id": ctx.session_id,

@@ -14,7 +14,6 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import orjson
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bedrock_gateway.storage.response_store import StoreUnavailableError
@@ -25,11 +24,9 @@ KEY_PREFIX = "bedrock-gateway:response:"
 
 
 class RedisResponseStore:
-    def __init__(self, url: str, *, ttl_s: float, timeout_s: float,
+    def __init__(self, client: Any, *, ttl_s: float, timeout_s: float,
                  key_prefix: str = KEY_PREFIX) -> None:
-        self._client: Any = aioredis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-            retry_on_timeout=False, health_check_interval=30)
+        self._client = client  # shared (storage/redis_client.py); its owner closes it
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._timeout_s = timeout_s
         self._prefix = key_prefix
@@ -59,4 +56,4 @@ class RedisResponseStore:
         await self._call("ping", self._client.ping())
 
     async def close(self) -> None:
-        await self._client.aclose()
+        pass

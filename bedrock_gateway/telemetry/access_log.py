@@ -19,6 +19,7 @@ Record fields (the server builds the record; this writer emits exactly these, in
     tokens_out   int   output tokens reported by Bedrock
     bytes_sent   int   response body bytes
     error_code   str   the OpenAI error code sent, or null
+    key_id       str   the caller's key id (virtual key id, or static-<8 hex>), never the secret
     trace_id     str   32 hex digits when tracing, else null
     user_agent   str   the User-Agent header, truncated
     session_id   str   the client's session id (Claude Code's X-Claude-Code-Session-Id), or null
@@ -45,8 +46,8 @@ _log = logging.getLogger(__name__)
 
 FIELDS = (
     "time", "request_id", "client", "method", "path", "status", "model", "region", "stream",
-    "duration_ms", "ttft_ms", "tokens_in", "tokens_out", "bytes_sent", "error_code", "trace_id",
-    "user_agent", "session_id",
+    "duration_ms", "ttft_ms", "tokens_in", "tokens_out", "bytes_sent", "error_code", "key_id",
+    "trace_id", "user_agent", "session_id",
 )
 _SCALARS = (str, int, float, bool)
 # Free-text fields a client controls get a length cap, so one request cannot write a huge line.

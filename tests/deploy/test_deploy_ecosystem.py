@@ -62,12 +62,19 @@ def test_egress_policy(overlay):
         for peer in peers:
             assert peer.get("ipBlock", {}).get("cidr") not in ("169.254.169.254/32",)
     extra = set(by_port) - {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 80)}
-    if overlay == "local":  # the in-cluster emulator
-        assert extra == {("TCP", 4010)}
+    # Redis (REDIS_URL): the in-cluster Redis locally, ElastiCache in the VPC CIDR on EKS.
+    if overlay == "base":  # no Redis in the base: nothing beyond DNS, HTTPS and the agent
+        assert not extra
+        return
+    (redis,) = by_port[("TCP", 6379)]
+    if overlay == "local":  # the in-cluster emulator and Redis
+        assert extra == {("TCP", 4010), ("TCP", 6379)}
         env = _env(render(overlay))
         assert env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"].endswith(":4010")
+        assert redis["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "bedrock-redis"}
     else:
-        assert not extra
+        assert extra == {("TCP", 6379)}
+        assert redis["ipBlock"]["cidr"] == "10.0.0.0/16"
 
 
 @pytest.mark.parametrize("overlay", ("eks", "keda", "eks-long-streams"))

@@ -286,7 +286,7 @@ def test_alb_ingress():
 
 
 def test_external_secret_reads_the_api_key_property():
-    external = one(render("eks"), "ExternalSecret")
+    external = one(render("eks"), "ExternalSecret", "bedrock-gateway-api-key")
     (item,) = external["spec"]["data"]
     assert item["remoteRef"]["property"] == "api_key" and item["secretKey"] == "api_key"
     assert external["spec"]["target"]["name"] == "bedrock-gateway-api-key"
@@ -319,6 +319,38 @@ def test_local_overlay_runs_against_the_emulator():
                    if "secretRef" in s]
     (credentials,) = [one(objects, "Secret", name) for name in secret_refs]
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(credentials["stringData"])
+
+
+@pytest.mark.parametrize("overlay", ["local", "eks", "keda"])
+def test_redis_url_and_admin_key_come_from_a_secret(overlay):
+    """REDIS_URL (with its AUTH password) and ADMIN_API_KEY are never literal values: a Secret
+    (local, with the Redis it runs) or an ExternalSecret (eks) provides them."""
+    objects = render(overlay)
+    env = {item["name"]: item for item in gateway_container(objects)["env"]}
+    secrets = {}
+    for name in ("REDIS_URL", "ADMIN_API_KEY"):
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        secrets.setdefault(ref["name"], set()).add(ref["key"])
+    ((secret_name, keys),) = secrets.items()
+    if overlay == "local":
+        secret = one(objects, "Secret", secret_name)
+        url = secret["stringData"]["redis_url"]
+        assert keys <= set(secret["stringData"])
+        redis = one(objects, "Deployment", "bedrock-redis")
+        service = one(objects, "Service", "bedrock-redis")
+        host = f"bedrock-redis:{service['spec']['ports'][0]['port']}"
+        assert url.startswith("redis://:") and host in url
+        password = secret["stringData"]["redis_password"]
+        assert f":{password}@" in url
+        (container,) = redis["spec"]["template"]["spec"]["containers"]
+        assert "--requirepass" in container["args"]
+        policy = one(objects, "NetworkPolicy", "bedrock-redis")
+        allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+        assert allowed == {"app.kubernetes.io/name": "bedrock-gateway"}
+    else:
+        external = one(objects, "ExternalSecret", secret_name)
+        assert {d["secretKey"] for d in external["spec"]["data"]} == keys
+        assert not find(objects, "Deployment", "bedrock-redis")
 
 
 def test_keda_overlay_replaces_the_hpa():

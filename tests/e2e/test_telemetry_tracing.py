@@ -145,6 +145,9 @@ async def test_non_streamed_request_client_span_carries_usage(receiver, make_gat
         assert span["attributes"]["gen_ai.response.finish_reasons"] == ["stop"]
     assert client_span["attributes"]["rpc.method"] == "Converse"
     assert "us-east-1" in client_span["attributes"]["server.address"]
+    # The caller's key id (a static key: static-<8 hex of its SHA-256>), never the key.
+    key_id = server["attributes"]["gateway.key.id"]
+    assert key_id.startswith("static-") and len(key_id) == len("static-") + 8
     assert server["start_time_unix_nano"] <= client_span["start_time_unix_nano"]
     assert client_span["end_time_unix_nano"] <= server["end_time_unix_nano"]
 

@@ -27,14 +27,19 @@ def _ping(port: int) -> bool:
 
 
 @contextmanager
-def redis_server() -> Iterator[tuple[str, subprocess.Popen]]:
-    """(redis:// URL, the process); the server is stopped on exit."""
+def redis_server(port: int | None = None, data_dir: str | None = None
+                 ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """(redis:// URL, the process); the server is stopped on exit. With `data_dir`, writes go
+    to an append-only file there (fsync always), so a server restarted on the same port and
+    directory has the data back."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: run `make tools`")
-    port = free_port()
+    port = port or free_port()
+    persistence = (["--appendonly", "yes", "--appendfsync", "always", "--dir", data_dir]
+                   if data_dir else ["--appendonly", "no"])
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--protected-mode", "yes"],
+                             *persistence, "--protected-mode", "yes"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 15

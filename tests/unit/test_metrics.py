@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bedrock_gateway.telemetry.key_metrics import KeyMetrics
 from bedrock_gateway.telemetry.metrics import (
     DURATION_BUCKETS,
     INTER_CHUNK_BUCKETS,
@@ -81,6 +82,11 @@ def test_contract_table_is_read() -> None:
 def test_every_documented_metric_is_exported_with_its_type_and_labels() -> None:
     m = GatewayMetrics("1.2.3")
     workload(m)
+    keys = KeyMetrics(m.registry, top_n=2, redis=True)
+    keys.outcome("k1", "team-a", "ok")
+    keys.used("k1", "team-a", 3, 4)
+    keys.redis_result("reserve", False)
+    keys.fail_open.inc()
     families = scrape(m)
     for name, (kind, labels) in contract().items():
         family = families.get(family_key(name, kind))
@@ -294,3 +300,15 @@ async def test_listener_serves_only_metrics() -> None:
                 assert resp.status == 405
     finally:
         await runner.cleanup()
+
+
+def test_key_labels_are_bounded() -> None:
+    m = GatewayMetrics("1.2.3")
+    keys = KeyMetrics(m.registry, top_n=2, redis=False)
+    for key_id in ("k1", "k2", "k3", "k4"):
+        keys.outcome(key_id, f"team-{key_id}", "ok")
+    f = scrape(m)
+    labels = {(s.labels["key"], s.labels["team"]) for s in f["bedrock_gateway_key_requests"].samples
+              if s.name.endswith("_total")}
+    assert labels == {("k1", "team-k1"), ("k2", "team-k2"), ("other", "other")}
+    assert "bedrock_gateway_redis_up" not in f  # no REDIS_URL: no redis_up to alert on

@@ -18,7 +18,7 @@ from bedrock_gateway.protocols.bedrock_invoke import InvokeStreamRelay
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import read_json_object_and_bytes
-from bedrock_gateway.server.keys import LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.keys import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
 from bedrock_gateway.server.protocol_writers import EventStreamWriter
 from bedrock_gateway.server.streaming import pump_stream
 
@@ -47,6 +47,9 @@ async def _serve(request: web.Request, *, stream: bool) -> web.StreamResponse:
     max_tokens = body.get("max_tokens")
     ctx.max_tokens = max_tokens if isinstance(max_tokens, int) else None
     entry = resolve_messages_model(app, model_id)
+    await app[KEY_SERVICE].admit(
+        request, ctx, names=(model_id, entry.id, entry.base_model_id),
+        input_bytes=len(raw), max_output_tokens=ctx.max_tokens, stream=stream)
     kwargs = {"modelId": entry.id, "body": raw,
               "contentType": "application/json", "accept": "application/json"}
 

@@ -17,6 +17,7 @@ from bedrock_gateway.server.images import ImageBatch
 from bedrock_gateway.server.keys import (
     IMAGE_BUDGET,
     IMAGE_FETCHER,
+    KEY_SERVICE,
     LIFECYCLE,
     NATIVE_STRUCTURED_OUTPUT,
     ROUTER,
@@ -89,6 +90,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     ctx.model = requested[:_MODEL_NAME_LIMIT]  # set first: an unknown model is still counted
     entry = resolve_model(app, requested, output="text")
     ctx.response_model = entry.id
+    # The key's model access and limits, before any Bedrock call (settled when the request ends).
+    await app[KEY_SERVICE].admit(
+        request, ctx, names=(requested, entry.id, entry.base_model_id),
+        input_bytes=request.content_length, max_output_tokens=chat.max_tokens,
+        stream=chat.stream)
     if settings.log_content:
         content_log.request(ctx.request_id, body)
 

@@ -12,7 +12,7 @@ from bedrock_gateway.errors import GatewayError, UpstreamError
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.keys import ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.keys import KEY_SERVICE, ROUTER, SETTINGS, TELEMETRY
 from bedrock_gateway.translate.embeddings import (
     Invocation,
     assemble_vectors,
@@ -40,6 +40,9 @@ async def create_embeddings(request: web.Request) -> web.Response:
     ctx.response_model = entry.id
     family = family_for(entry.base_model_id or entry.id)
     invocations = plan_invocations(embeddings, family)
+    await app[KEY_SERVICE].admit(
+        request, ctx, names=(embeddings.model, entry.id, entry.base_model_id),
+        input_bytes=request.content_length, max_output_tokens=0, stream=False)
 
     # Admitted by limits_middleware before the body was read.
     router = app[ROUTER]

@@ -31,7 +31,7 @@ from bedrock_gateway.protocols.anthropic_messages import (
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.keys import LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.keys import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
 from bedrock_gateway.server.protocol_writers import AnthropicSseWriter
 from bedrock_gateway.server.routes.chat import fetch_images
 from bedrock_gateway.server.streaming import pump_stream
@@ -67,6 +67,10 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     ctx.max_tokens = req.max_tokens
     ctx.model = req.model[:_MODEL_NAME_LIMIT]
     entry = resolve_messages_model(app, req.model)
+    # The key's model access and limits, before any Bedrock call (settled when the request ends).
+    await app[KEY_SERVICE].admit(
+        request, ctx, names=(req.model, entry.id, entry.base_model_id),
+        input_bytes=request.content_length, max_output_tokens=req.max_tokens, stream=req.stream)
 
     lifecycle = app[LIFECYCLE]
     images = await fetch_images(request, remote_image_urls(req))
@@ -140,6 +144,9 @@ async def count_tokens(request: web.Request) -> web.Response:
     if not is_native_model(base):
         return json_response({"input_tokens": estimate_input_tokens(req.body)},
                              headers={TOKEN_COUNT_HEADER: "estimate"})
+    await app[KEY_SERVICE].admit(
+        request, ctx, names=(req.model, entry.id, entry.base_model_id),
+        input_bytes=request.content_length, max_output_tokens=0, stream=False)
     images = await fetch_images(request, remote_image_urls(req))
     body = orjson.dumps(count_tokens_body(req, images))
     deadline = asyncio.get_running_loop().time() + app[SETTINGS].request_timeout_seconds

@@ -34,6 +34,7 @@ from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
 from bedrock_gateway.server.keys import (
+    KEY_SERVICE,
     LIFECYCLE,
     NATIVE_STRUCTURED_OUTPUT,
     REASONING_SEALER,
@@ -95,6 +96,12 @@ def _finish_context(ctx: RequestContext, translator: ResponseEventTranslator) ->
     ctx.finish_reason = translator.finish_reason
 
 
+def _history_bytes(history: list) -> int:
+    """Rough size of a continued conversation (its items go to Bedrock too): for the token
+    estimate only, so a cheap bound is enough."""
+    return sum(len(str(item)) for item in history) if history else 0
+
+
 async def create_response(request: web.Request) -> web.StreamResponse:
     app = request.app
     settings = app[SETTINGS]
@@ -113,6 +120,10 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         record = await _owned(store, req.previous_response_id, owner, "previous_response_id")
         history = record["history"]
     headers = {DROPPED_TOOLS_HEADER: ",".join(req.dropped_tools)} if req.dropped_tools else {}
+    await app[KEY_SERVICE].admit(
+        request, ctx, names=(requested, entry.id, entry.base_model_id),
+        input_bytes=(request.content_length or 0) + _history_bytes(history),
+        max_output_tokens=req.max_output_tokens, stream=req.stream)
 
     # Admission (limits_middleware) has already let this request in.
     options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])

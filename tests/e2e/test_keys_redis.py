@@ -1,0 +1,160 @@
+"""Virtual keys in a real Redis shared by two real gateway processes: one RPM limit across
+both, TPM settled on streamed usage, one concurrent-stream limit, revocation seen by both at
+once, usage from both; secrets never in any log. Redis killed mid-test: fail-open serves (the
+metric says Redis is down), fail-closed answers 503, both recover when Redis returns."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import HAIKU
+from tests.e2e.test_graceful_shutdown import wait_ready
+from tests.support.gateway_process import GatewayProcess, start_gateway
+from tests.support.keys_admin import ADMIN_KEY, call, chat, create_key, wait_usage
+from tests.support.redis_server import free_port, redis_server
+
+
+@pytest.fixture
+async def pair(emulator_url, tmp_path):
+    with redis_server() as (url, _proc):
+        # A generous bound: on a loaded test machine a 50 ms limit check could time out and
+        # (fail-open) let a request through that the limit must refuse.
+        gateways = [start_gateway(emulator_url, tmp_path, REDIS_URL=url, ADMIN_API_KEY=ADMIN_KEY,
+                                  KEYS_REDIS_TIMEOUT_SECONDS="2") for _ in range(2)]
+        try:
+            for gateway in gateways:
+                await wait_ready(f"{gateway.root}/ready")
+            yield gateways
+        finally:
+            for gateway in gateways:
+                await gateway.stop()
+
+
+async def test_two_processes_share_one_rpm_limit(pair: list[GatewayProcess], emulator):
+    a, b = pair
+    created = await create_key(a.root, team="search", limits={"rpm": 5})
+    statuses = [(await chat(gw.root, created["key"], model=HAIKU)).status
+                for gw in (a, b, a, b, a)]
+    assert statuses == [200] * 5
+    for gw in (b, a):  # the 6th request across both processes, on either one
+        refused = await chat(gw.root, created["key"], model=HAIKU)
+        assert refused.status == 429
+        assert refused.body["error"]["code"] == "rate_limit_exceeded"
+        assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+        assert "retry-after" in refused.headers
+    got = await wait_usage(b.root, created["id"], 5)
+    assert got["totals"]["requests"] == 5 and got["data"][0]["model"] == HAIKU
+    # The secret is in no log line of either process (access log, debug logs).
+    for gw in pair:
+        logs = gw.logs()
+        assert created["id"] in logs  # the id is (access log key_id)
+        assert created["key"] not in logs
+        assert ADMIN_KEY not in logs
+
+
+async def test_tpm_settles_streamed_usage_across_processes(pair, emulator):
+    a, b = pair
+    created = await create_key(a.root, limits={"tpm": 1000})
+    first = await chat(a.root, created["key"], "one two [[emu chunks=4]]", model=HAIKU,
+                       max_tokens=900, stream=True)
+    assert first.status == 200 and "[DONE]" in first.body
+    got = await wait_usage(b.root, created["id"], 1)
+    assert got["totals"]["output_tokens"] == 4
+    # Settled on the real usage: room for 500 more on the other process (900 + 500 > 1000).
+    assert (await chat(b.root, created["key"], model=HAIKU, max_tokens=500)).status == 200
+    refused = await chat(a.root, created["key"], model=HAIKU, max_tokens=1000)
+    assert refused.status == 429
+    assert refused.body["error"]["code"] == "tokens_rate_limit_exceeded"
+
+
+async def test_concurrent_stream_limit_across_processes(pair, emulator):
+    a, b = pair
+    created = await create_key(a.root, limits={"max_streams": 1})
+    held = asyncio.create_task(chat(a.root, created["key"],
+                                    "x [[emu chunks=3 stall_after=1 stall_s=2]]",
+                                    model=HAIKU, stream=True))
+    assert await emulator.wait_open_streams(1, timeout=10) == 1
+    refused = await chat(b.root, created["key"], model=HAIKU, stream=True)
+    assert refused.status == 429
+    assert refused.body["error"]["code"] == "concurrent_streams_exceeded"
+    assert (await held).status == 200
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while (await chat(b.root, created["key"], model=HAIKU, stream=True)).status != 200:
+        assert loop.time() < deadline, "the stream slot was not released"
+        await asyncio.sleep(0.05)
+
+
+async def test_revocation_seen_by_both_processes(pair, emulator):
+    a, b = pair
+    created = await create_key(a.root)
+    for gw in pair:  # both have the record cached now
+        assert (await chat(gw.root, created["key"], model=HAIKU)).status == 200
+    assert (await call("DELETE", f"{a.root}/admin/v1/keys/{created['id']}",
+                       ADMIN_KEY)).status == 204
+    # The revoked flag is read inside every request's limiter script: the very next request
+    # on either process is refused (well within the 1 s bound).
+    for gw in (b, a):
+        reply = await chat(gw.root, created["key"], model=HAIKU)
+        assert reply.status == 401 and reply.body["error"]["code"] == "invalid_api_key"
+    listed = (await call("GET", f"{b.root}/admin/v1/keys", ADMIN_KEY)).body["data"]
+    assert [k["revoked"] for k in listed if k["id"] == created["id"]] == [True]
+
+
+async def _poll(check, timeout: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.1)
+
+
+async def test_redis_outage_fail_open_and_closed_and_recovery(emulator_url, emulator, tmp_path):
+    port = free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    url = f"redis://127.0.0.1:{port}/0"
+    common = {"REDIS_URL": url, "ADMIN_API_KEY": ADMIN_KEY, "REDIS_TIMEOUT_SECONDS": "0.5"}
+    with redis_server(port, str(data)) as (_url, proc):
+        opened = start_gateway(emulator_url, tmp_path, REDIS_FAILURE_POLICY="open", **common)
+        closed = start_gateway(emulator_url, tmp_path, REDIS_FAILURE_POLICY="closed", **common)
+        try:
+            for gw in (opened, closed):
+                await wait_ready(f"{gw.root}/ready")
+            created = await create_key(opened.root, limits={"rpm": 1000})
+            key = created["key"]
+            for gw in (opened, closed):
+                assert (await chat(gw.root, key, model=HAIKU)).status == 200
+                assert await gw.metric("bedrock_gateway_redis_up") == 1
+            proc.terminate()
+            proc.wait(timeout=10)
+
+            served = await chat(opened.root, key, model=HAIKU)
+            assert served.status == 200
+            refused = await chat(closed.root, key, model=HAIKU)
+            assert refused.status == 503
+            assert refused.body["error"]["code"] == "rate_limiter_unavailable"
+            assert await opened.metric("bedrock_gateway_redis_up") == 0
+            assert await opened.metric("bedrock_gateway_limiter_fail_open_total") >= 1
+            assert await closed.metric("bedrock_gateway_redis_errors_total") >= 1
+            # Static keys never depend on Redis.
+            from tests.conftest import TEST_KEY
+            assert (await chat(closed.root, TEST_KEY, model=HAIKU)).status == 200
+        except BaseException:
+            await opened.stop()
+            await closed.stop()
+            raise
+    # Redis returns (same port, same data): both recover by themselves.
+    with redis_server(port, str(data)):
+        try:
+            async def recovered(gw: GatewayProcess) -> bool:
+                return (await chat(gw.root, key, model=HAIKU)).status == 200 and \
+                    await gw.metric("bedrock_gateway_redis_up") == 1
+
+            await _poll(lambda: recovered(closed))
+            await _poll(lambda: recovered(opened))
+        finally:
+            await opened.stop()
+            await closed.stop()

@@ -1,0 +1,59 @@
+"""Gateway processes (`python -m bedrock_gateway`) on free ports, their output kept in files so
+tests can read the logs, and their /metrics read over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import HAIKU, TEST_KEY
+from tests.support.redis_server import free_port
+
+
+@dataclass
+class GatewayProcess:
+    proc: subprocess.Popen
+    root: str
+    metrics_url: str
+    log_path: Path
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def metric(self, name: str) -> float | None:
+        """The sum of a metric's samples (all label sets) or None when absent."""
+        async with aiohttp.ClientSession() as session, session.get(self.metrics_url) as reply:
+            text = await reply.text()
+        values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith(name) and line[len(name)] in " {"]
+        return sum(values) if values else None
+
+    async def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            await asyncio.to_thread(self.proc.wait, 15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            await asyncio.to_thread(self.proc.wait)
+
+
+def start_gateway(emulator_url: str, log_dir: Path, **env_extra: str) -> GatewayProcess:
+    port, metrics_port = free_port(), free_port()
+    env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port),
+           "METRICS_PORT": str(metrics_port), "ACCESS_LOG": "on", "DEFAULT_MODEL": HAIKU,
+           "DRAIN_DELAY_SECONDS": "0", "LOG_LEVEL": "DEBUG",
+           "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator_url,
+           "AWS_ENDPOINT_URL_BEDROCK": emulator_url, **env_extra}
+    log_path = log_dir / f"gateway-{port}.log"
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1"], env=env,
+            stdout=out, stderr=subprocess.STDOUT)
+    return GatewayProcess(proc, f"http://127.0.0.1:{port}",
+                          f"http://127.0.0.1:{metrics_port}/metrics", log_path)
