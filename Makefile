@@ -5,10 +5,13 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 EMULATOR_PORT ?= 4010
 STAMP  := $(VENV)/.installed
+# The gateway as a platform team installs it (`pip install .` on the hashed runtime lock, in a
+# virtualenv of its own): `make test` runs every end-to-end test against this copy.
+INSTALLED := .venv-installed
 # Where the runbooks (docs/deploy.md) are published: the one base of every alert's runbook_url.
 RUNBOOK_BASE_URL ?= https://github.com/example-org/bedrock-gateway/blob/main/docs/deploy.md
 
-.PHONY: help venv demo demo-observability run test test-fast lint bench bench-hostile soak \
+.PHONY: help venv installed demo demo-observability run test test-fast lint bench bench-hostile soak \
         tools image lock clean k8s-rules deploy-check
 
 # Every target carries a `## description`; `make help` prints them all (a test checks that).
@@ -26,6 +29,15 @@ $(STAMP): requirements/lock.txt requirements/dev-lock.txt setup.cfg pyproject.to
 
 venv: $(STAMP) ## the virtualenv .venv from requirements/dev-lock.txt (hashed), package editable
 
+# Rebuilt on every call (a wheel of this checkout; pip's cache keeps it to seconds), so the
+# installed copy is never older than the code under test.
+installed: ## .venv-installed: `pip install .` on requirements/lock.txt in its own venv, then pip check
+	test -x $(INSTALLED)/bin/python || $(PYTHON) -m venv $(INSTALLED)
+	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt
+	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps .
+	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check .
+	$(INSTALLED)/bin/python -m pip check
+
 tools: ## install the test tools (promtool and chromium with apt-get; says what it installs)
 	bash scripts/install-tools.sh
 
@@ -42,10 +54,10 @@ lint: venv ## import-linter contracts and ruff
 	$(BIN)/lint-imports
 	$(BIN)/ruff check bedrock_gateway tests scripts bench
 
-test: venv tools ## the whole test suite (what CI runs), after pip check
+test: venv tools installed ## the whole test suite (what CI runs), e2e against the pip-installed gateway
 	$(BIN)/python -m pip check
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	BEDROCK_GATEWAY_TEST_PYTHON=$(CURDIR)/$(INSTALLED)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: venv ## the unit tests only
 	$(BIN)/python -m pytest -q -x tests/unit
@@ -69,7 +81,7 @@ lock: venv ## recompile requirements/lock.txt and dev-lock.txt (UPGRADE=1 to mov
 	$(BIN)/python scripts/lock.py
 
 clean: ## remove the virtualenv, bench results and build leftovers
-	rm -rf $(VENV) bench-results .pytest_cache *.egg-info
+	rm -rf $(VENV) $(INSTALLED) bench-results .pytest_cache *.egg-info
 
 # Regenerate k8s/base/prometheusrule.yaml and the dashboard copy from config/ (the one source).
 k8s-rules: venv ## regenerate the PrometheusRule and dashboard ConfigMap file; RUNBOOK_BASE_URL=... relinks runbooks

@@ -18,9 +18,9 @@ import sys
 from aiohttp import web
 
 from bedrock_gateway import __version__
-from bedrock_gateway.server import keys
-from bedrock_gateway.server.app import create_app
-from bedrock_gateway.server.keys import LIFECYCLE
+from bedrock_gateway.server import app_state
+from bedrock_gateway.server.gateway_app import create_app
+from bedrock_gateway.server.app_state import LIFECYCLE
 from bedrock_gateway.server.protocol import GatewayRunner, runner_options
 from bedrock_gateway.settings import Settings, SettingsError, ignored_incumbent_settings
 from bedrock_gateway.settings_report import effective_config_yaml, startup_summary
@@ -72,7 +72,7 @@ async def serve(settings: Settings) -> None:
         await runner.cleanup()
         raise
     log.info("%s", startup_summary(settings, __version__,
-                                   metrics_port=app[keys.TELEMETRY].metrics_port))
+                                   metrics_port=app[app_state.TELEMETRY].metrics_port))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -15,7 +15,7 @@ from bedrock_gateway.protocols.anthropic_messages import (
 )
 from bedrock_gateway.server.protocol_writers import AnthropicSseWriter
 from bedrock_gateway.server.sse import encode_chunks
-from bedrock_gateway.translate.stream import ChunkTranslator
+from bedrock_gateway.protocols.openai_chat.chat_stream import ChunkTranslator
 
 CHUNKS = 30
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"

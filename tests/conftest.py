@@ -19,8 +19,8 @@ import pytest
 from aiohttp import web
 from openai import AsyncOpenAI
 
-from bedrock_gateway.server.app import create_app
-from bedrock_gateway.server.keys import CATALOG
+from bedrock_gateway.server.gateway_app import create_app
+from bedrock_gateway.server.app_state import CATALOG
 from bedrock_gateway.server.protocol import GatewayRunner, runner_options
 from bedrock_gateway.settings import Settings
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from bedrock_gateway.bedrock.clients import RegionClients
-from bedrock_gateway.bedrock.errors import map_bedrock_exception
-from bedrock_gateway.bedrock.health import FAULT, Attempt, HealthTable, verdict
-from bedrock_gateway.bedrock.stream import UpstreamStream
+from bedrock_gateway.bedrock.upstream_errors import map_bedrock_exception
+from bedrock_gateway.bedrock.route_health import FAULT, Attempt, HealthTable, verdict
+from bedrock_gateway.bedrock.upstream_stream import UpstreamStream
 from bedrock_gateway.errors import (
     GatewayError,
     ModelNotFoundError,

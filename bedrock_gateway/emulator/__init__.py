@@ -5,11 +5,11 @@ it in-process; `python -m bedrock_gateway.emulator` runs it as a process. The re
 gateway's tests compute expectations with live in `bedrock_gateway.emulator.script`.
 """
 
-from .app import create_emulator_app
-from .catalog import CatalogConfig, default_catalog, load_catalog
-from .config import EmulatorConfig
-from .script import count_tokens, embedding_vector, example_from_schema, reply_chunks
-from .server import start_emulator
+from bedrock_gateway.emulator.emulator_app import create_emulator_app
+from bedrock_gateway.emulator.emulated_models import CatalogConfig, default_catalog, load_catalog
+from bedrock_gateway.emulator.config import EmulatorConfig
+from bedrock_gateway.emulator.script import count_tokens, embedding_vector, example_from_schema, reply_chunks
+from bedrock_gateway.emulator.server import start_emulator
 
 __all__ = ["CatalogConfig", "EmulatorConfig", "count_tokens", "create_emulator_app",
            "default_catalog", "embedding_vector", "example_from_schema", "load_catalog",

@@ -12,9 +12,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .catalog import default_catalog, load_catalog
-from .config import EmulatorConfig
-from .server import start_emulator
+from bedrock_gateway.emulator.emulated_models import default_catalog, load_catalog
+from bedrock_gateway.emulator.config import EmulatorConfig
+from bedrock_gateway.emulator.server import start_emulator
 
 __all__ = ["main", "start_emulator"]
 

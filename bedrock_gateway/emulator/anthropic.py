@@ -18,9 +18,9 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import validation
-from .reply import input_tokens
-from .script import signature_for
+from bedrock_gateway.emulator.emulated_errors import validation
+from bedrock_gateway.emulator.reply import input_tokens
+from bedrock_gateway.emulator.script import signature_for
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 _ALLOWED_KEYS = frozenset({

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .catalog import CatalogConfig, default_catalog
-from .faults import FaultBook
-from .stats import Stats
+from bedrock_gateway.emulator.emulated_models import CatalogConfig, default_catalog
+from bedrock_gateway.emulator.faults import FaultBook
+from bedrock_gateway.emulator.stats import Stats
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from .config import FAULTS, STATS
+from bedrock_gateway.emulator.config import FAULTS, STATS
 
 
 def _json(data: object, status: int = 200) -> web.Response:

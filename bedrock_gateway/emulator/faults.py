@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import lower_camel, pascal_case
+from bedrock_gateway.emulator.emulated_errors import lower_camel, pascal_case
 
 OPERATIONS = ("converse", "converse-stream", "invoke", "invoke-stream", "count-tokens",
               "list-foundation-models", "list-inference-profiles")

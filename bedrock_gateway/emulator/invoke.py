@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from .anthropic import read_anthropic_body
-from .errors import validation
-from .eventstream import encode_events
-from .reply import Reply
-from .script import stable_id
+from bedrock_gateway.emulator.anthropic import read_anthropic_body
+from bedrock_gateway.emulator.emulated_errors import validation
+from bedrock_gateway.emulator.eventstream_encoder import encode_events
+from bedrock_gateway.emulator.reply import Reply
+from bedrock_gateway.emulator.script import stable_id
 
 
 def provider(model_id: str) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from .eventstream import encode_events
-from .reply import Block, Reply
+from bedrock_gateway.emulator.eventstream_encoder import encode_events
+from bedrock_gateway.emulator.reply import Block, Reply
 
 
 def planned_latency_ms(reply: Reply, events: int) -> int:

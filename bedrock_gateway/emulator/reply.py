@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
-from .errors import lower_camel, pascal_case
-from .script import (
+from bedrock_gateway.emulator.emulated_errors import lower_camel, pascal_case
+from bedrock_gateway.emulator.script import (
     Directives,
     count_tokens,
     example_from_schema,
@@ -34,7 +34,7 @@ from .script import (
     stable_id,
     strip_directives,
 )
-from .validate import tool_schema
+from bedrock_gateway.emulator.validate import tool_schema
 
 TOOL_FRAGMENTS = 3  # pieces a tool's input JSON streams in
 

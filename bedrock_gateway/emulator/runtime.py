@@ -17,13 +17,13 @@ from urllib.parse import unquote
 import orjson
 from aiohttp import web
 
-from .anthropic import anthropic_summary, count_input_tokens
-from .config import CONFIG, FAULTS, STATS
-from .embeddings import embed
-from .errors import EmulatorError, pascal_case, stream_message, validation
-from .eventstream import encode_exception
-from .faults import Effects
-from .invoke import (
+from bedrock_gateway.emulator.anthropic import anthropic_summary, count_input_tokens
+from bedrock_gateway.emulator.config import CONFIG, FAULTS, STATS
+from bedrock_gateway.emulator.emulated_embeddings import embed
+from bedrock_gateway.emulator.emulated_errors import EmulatorError, pascal_case, stream_message, validation
+from bedrock_gateway.emulator.eventstream_encoder import encode_exception
+from bedrock_gateway.emulator.faults import Effects
+from bedrock_gateway.emulator.invoke import (
     chunk_frames,
     image_body,
     invoke_body,
@@ -31,10 +31,10 @@ from .invoke import (
     provider,
     to_converse,
 )
-from .render import converse_body, converse_events, converse_frames, planned_latency_ms
-from .reply import Pacing, Reply, plan_reply
-from .stats import converse_summary
-from .validate import (
+from bedrock_gateway.emulator.render import converse_body, converse_events, converse_frames, planned_latency_ms
+from bedrock_gateway.emulator.reply import Pacing, Reply, plan_reply
+from bedrock_gateway.emulator.stats import converse_summary
+from bedrock_gateway.emulator.validate import (
     Target,
     require_text_model,
     resolve_foundation_model,

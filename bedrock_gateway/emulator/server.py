@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .app import create_emulator_app
-from .config import EmulatorConfig
+from bedrock_gateway.emulator.emulator_app import create_emulator_app
+from bedrock_gateway.emulator.config import EmulatorConfig
 
 
 async def start_emulator(config: EmulatorConfig | None = None, host: str = "127.0.0.1",

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import CatalogConfig, model_id_of
-from .errors import EmulatorError, validation
-from .script import signature_for
+from bedrock_gateway.emulator.emulated_models import CatalogConfig, model_id_of
+from bedrock_gateway.emulator.emulated_errors import EmulatorError, validation
+from bedrock_gateway.emulator.script import signature_for
 
 _INVALID_ID = "The provided model identifier is invalid."
 _ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:([a-z0-9-]+):(\d*):"

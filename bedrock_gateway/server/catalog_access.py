@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bedrock_gateway.bedrock.catalog import Catalog, CatalogEntry
 from bedrock_gateway.errors import InvalidRequestError, ServiceUnavailableError
-from bedrock_gateway.server.keys import CATALOG
+from bedrock_gateway.server.app_state import CATALOG
 
 
 def current_catalog(app: web.Application) -> Catalog:

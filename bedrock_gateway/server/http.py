@@ -26,7 +26,7 @@ from bedrock_gateway.errors import (
     anthropic_error,
     bedrock_error,
 )
-from bedrock_gateway.server.keys import BODY_BUDGET, SETTINGS
+from bedrock_gateway.server.app_state import BODY_BUDGET, SETTINGS
 from bedrock_gateway.server.limits import request_holdings
 
 # Values (containers, strings, numbers) one JSON body may hold. A chat with a thousand messages

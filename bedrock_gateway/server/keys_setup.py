@@ -20,7 +20,7 @@ from bedrock_gateway.keys.limiter import MemoryLimiter
 from bedrock_gateway.keys.prices import PriceTable
 from bedrock_gateway.keys.redis_backend import RedisKeys
 from bedrock_gateway.keys.registry import MemoryKeyRegistry
-from bedrock_gateway.server import keys
+from bedrock_gateway.server import app_state
 from bedrock_gateway.server.key_access import KeyService
 from bedrock_gateway.storage.redis_client import open_redis
 
@@ -30,12 +30,12 @@ KEYS_FILE_POLL_SECONDS = 1.0
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
+    settings = app[app_state.SETTINGS]
     if not settings.redis_url:
         yield
         return
     client = open_redis(settings.redis_url, settings.redis_timeout_seconds)
-    app[keys.REDIS] = client
+    app[app_state.REDIS] = client
     yield
     await client.aclose()
 
@@ -48,15 +48,15 @@ async def _watch_redis(redis_keys: RedisKeys) -> None:
 
 
 async def key_service_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    telemetry = app[keys.TELEMETRY]
+    settings = app[app_state.SETTINGS]
+    telemetry = app[app_state.TELEMETRY]
     metrics = telemetry.key_metrics if telemetry.metrics_enabled else None
     prices = (PriceTable.load(settings.keys_price_table_file)
               if settings.keys_price_table_file else None)
     background: asyncio.Task | None = None
     if settings.redis_url:
         redis_keys = RedisKeys(
-            app[keys.REDIS], timeout_s=settings.keys_redis_timeout_seconds,
+            app[app_state.REDIS], timeout_s=settings.keys_redis_timeout_seconds,
             admin_timeout_s=settings.redis_timeout_seconds, cache_s=settings.keys_cache_seconds,
             lease_s=settings.request_timeout_seconds,
             health=metrics.redis_result if metrics is not None else None)
@@ -71,12 +71,12 @@ async def key_service_ctx(app: web.Application) -> AsyncIterator[None]:
         registry, limiter = file_registry, MemoryLimiter(settings.request_timeout_seconds)
         if settings.keys_file:
             background = asyncio.create_task(file_registry.watch_forever(), name="keys-file")
-    service = KeyService(static=app[keys.KEYSTORE], registry=registry, limiter=limiter,
+    service = KeyService(static=app[app_state.KEYSTORE], registry=registry, limiter=limiter,
                          metrics=metrics, pepper=settings.keys_pepper,
                          fail_open=settings.redis_failure_policy == "open",
                          default_output_tokens=settings.keys_default_output_tokens,
                          prices=prices)
-    app[keys.KEY_SERVICE] = service
+    app[app_state.KEY_SERVICE] = service
     yield
     if background is not None:
         background.cancel()

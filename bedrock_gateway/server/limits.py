@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bedrock_gateway.errors import OverloadedError
-from bedrock_gateway.server.keys import LIFECYCLE
+from bedrock_gateway.server.app_state import LIFECYCLE
 
 HOLDINGS = web.RequestKey("holdings", "Holdings")
 # Routes whose handlers read a body and call Bedrock: admitted before anything else happens.

@@ -22,7 +22,7 @@ from bedrock_gateway.errors import (
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import error_protocol, error_response
 from bedrock_gateway.server.key_access import PRINCIPAL, finish_request
-from bedrock_gateway.server.keys import KEY_SERVICE, SETTINGS
+from bedrock_gateway.server.app_state import KEY_SERVICE, SETTINGS
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bedrock_gateway.auth import keys_from_text
 from bedrock_gateway.protocols.openai_responses import ReasoningSealer
-from bedrock_gateway.server import keys
+from bedrock_gateway.server import app_state
 from bedrock_gateway.settings import Settings
 from bedrock_gateway.storage.redis_store import RedisResponseStore
 from bedrock_gateway.storage.response_store import (
@@ -44,10 +44,10 @@ def make_sealer(settings: Settings) -> ReasoningSealer:
 
 
 async def responses_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    app[keys.REASONING_SEALER] = make_sealer(settings)
+    settings = app[app_state.SETTINGS]
+    app[app_state.REASONING_SEALER] = make_sealer(settings)
     if settings.redis_url:
-        store = RedisResponseStore(app[keys.REDIS],
+        store = RedisResponseStore(app[app_state.REDIS],
                                    ttl_s=settings.responses_store_ttl_seconds,
                                    timeout_s=settings.redis_timeout_seconds)
         try:
@@ -55,11 +55,11 @@ async def responses_ctx(app: web.Application) -> AsyncIterator[None]:
         except StoreUnavailableError:
             # Not fatal: chat keeps working, and store-dependent calls answer 503 until it is up.
             log.warning("Redis (REDIS_URL) is not reachable at start-up")
-        app[keys.RESPONSE_STORE] = store
+        app[app_state.RESPONSE_STORE] = store
     else:
-        app[keys.RESPONSE_STORE] = MemoryResponseStore(
+        app[app_state.RESPONSE_STORE] = MemoryResponseStore(
             max_items=settings.responses_store_max_items,
             max_bytes=settings.responses_store_max_bytes,
             ttl_s=settings.responses_store_ttl_seconds)
     yield
-    await app[keys.RESPONSE_STORE].close()
+    await app[app_state.RESPONSE_STORE].close()

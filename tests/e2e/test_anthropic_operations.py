@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 
 import aiohttp
 import anthropic
@@ -17,6 +16,7 @@ import pytest
 from tests.conftest import TEST_KEY
 from tests.e2e.test_graceful_shutdown import wait_ready
 from tests.e2e.test_telemetry_metrics import free_port, idle, wait_metrics
+from tests.support.interpreter import gateway_command
 
 SONNET = "claude-sonnet-4-5"
 HEADERS = {"x-api-key": TEST_KEY, "anthropic-version": "2023-06-01"}
@@ -145,7 +145,7 @@ async def test_sigterm_drains_messages_streams(emulator):
     env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
            "DRAIN_DELAY_SECONDS": "0.5", "SHUTDOWN_GRACE_SECONDS": "2", "ACCESS_LOG": "off"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1", env=env,
+        *gateway_command(), "--host", "127.0.0.1", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 
 import openai
 import pytest
 from openai import AsyncOpenAI
 
 from tests.conftest import HAIKU
+from tests.support.interpreter import gateway_command
 
 
 async def ask(gateway, key: str) -> str:
@@ -82,7 +82,7 @@ async def test_several_static_keys_are_valid(make_gateway):
 def test_refuses_to_start_with_a_clear_message(env, message):
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("API_KEY", "OPENAI_API_KEY"))}
-    result = subprocess.run([sys.executable, "-m", "bedrock_gateway", "--port", "0"],
+    result = subprocess.run([*gateway_command(), "--port", "0"],
                             env={**clean, **env}, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert message in result.stderr
@@ -95,7 +95,7 @@ def test_missing_key_file_stops_start_with_its_reason(tmp_path):
            "AWS_ENDPOINT_URL_BEDROCK": "http://127.0.0.1:9",
            "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     env.pop("API_KEY", None)
-    result = subprocess.run([sys.executable, "-m", "bedrock_gateway", "--port", "0"],
+    result = subprocess.run([*gateway_command(), "--port", "0"],
                             env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "API_KEY_FILE" in result.stderr and "Traceback" not in result.stderr

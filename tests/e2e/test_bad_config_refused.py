@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
+from tests.support.interpreter import gateway_command
 
 CASES = [
     ({"SSE_HEARTBEAT_SECONDS": "0"}, "SSE_HEARTBEAT_SECONDS must be greater than 0"),
@@ -29,7 +29,7 @@ def test_process_exits_with_one_line_naming_the_setting(tmp_path, env, message):
     env = {k: v.format(config=config, bad_aliases=bad_aliases) for k, v in env.items()}
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("API_KEY", "GATEWAY_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "bedrock_gateway", "--port", "0", "--metrics-port", "0"],
+        [*gateway_command(), "--port", "0", "--metrics-port", "0"],
         env={**clean, "API_KEY": "sk-test-0123456789", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:9",
              "AWS_ENDPOINT_URL_BEDROCK": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x",
              "AWS_SECRET_ACCESS_KEY": "x", **env},

@@ -13,7 +13,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from bedrock_gateway.server.app import create_app
+from bedrock_gateway.server.gateway_app import create_app
 from tests.conftest import HAIKU, TEST_KEY, gateway_settings
 
 PROFILE_ONLY = "anthropic.claude-3-7-sonnet-20250219-v1:0"
@@ -22,7 +22,7 @@ NOVA_LITE = "amazon.nova-lite-v1:0"
 APP_PROFILE = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123xyz"
 PROFILE_PREFIXES = ("us.", "eu.", "global.", "arn:")
 
-# What the emulator's us-east-1 and eu-west-1 listings make callable (see emulator/catalog.py):
+# What the emulator's us-east-1 and eu-west-1 listings make callable (see emulator/emulated_models.py):
 # ON_DEMAND text and embedding models (not the image model, not the bare ids of models that are
 # INFERENCE_PROFILE only), each region's system profiles, and the application profile.
 US_EAST_1_AND_EU_WEST_1 = {

@@ -24,7 +24,7 @@ from bedrock_gateway.emulator.script import (
     example_from_schema,
     reply_text,
 )
-from bedrock_gateway.translate.tools import JSON_OBJECT_INSTRUCTION
+from bedrock_gateway.protocols.openai_chat.chat_tools import JSON_OBJECT_INSTRUCTION
 from tests.conftest import HAIKU
 
 REASONING_MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"  # thinking + cache points

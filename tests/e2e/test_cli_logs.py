@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 
 import yaml
 
@@ -17,12 +16,13 @@ from bedrock_gateway.settings import setting_names
 from bedrock_gateway.settings_table import SETTINGS_TABLE
 from tests.conftest import HAIKU, TEST_KEY
 from tests.e2e.test_graceful_shutdown import free_port, wait_ready
+from tests.support.interpreter import gateway_command
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items()
                if k not in {name for name, _, _ in SETTINGS_TABLE}}
-    return subprocess.run([sys.executable, "-m", "bedrock_gateway", *args],
+    return subprocess.run([*gateway_command(), *args],
                           env={**environ, **env}, capture_output=True, text=True, timeout=60,
                           check=False)
 
@@ -74,7 +74,7 @@ async def test_json_logs_summary_line_and_incumbent_warning(emulator):
     env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
            "DRAIN_DELAY_SECONDS": "0", "ACCESS_LOG": "off", "DEFAULT_MODEL": HAIKU,
            "LOG_FORMAT": "json", "TITLE": "My gateway"}
-    proc = subprocess.Popen([sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1"],
+    proc = subprocess.Popen([*gateway_command(), "--host", "127.0.0.1"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     try:

@@ -2,7 +2,7 @@
 vectors: Titan v1/v2 and Cohere v3, batching, input order, base64 and float, usage, errors.
 
 Expected vectors come from `embedding_vector(text, dims, normalize)`, called the way the emulator
-calls it per family (emulator/embeddings.py): Titan v1 (text, 1536, False); Titan v2 (text,
+calls it per family (emulator/emulated_embeddings.py): Titan v1 (text, 1536, False); Titan v2 (text,
 dimensions, normalize as sent); Cohere v3 (text, 1024, True). Token counts are the emulator's
 whitespace word counts. The SDK asks for base64 by default (float32 on the wire), hence the
 tolerance.

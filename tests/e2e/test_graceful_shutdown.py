@@ -9,13 +9,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import aiohttp
 import orjson
 
 from tests.conftest import HAIKU, TEST_KEY
+from tests.support.interpreter import gateway_command
 
 
 def free_port() -> int:
@@ -52,7 +52,7 @@ async def test_sigterm_drains_streams_and_exits_zero(emulator):
     env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
            "DRAIN_DELAY_SECONDS": "1", "SHUTDOWN_GRACE_SECONDS": "2", "ACCESS_LOG": "off",
            "DEFAULT_MODEL": HAIKU}
-    proc = subprocess.Popen([sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1"],
+    proc = subprocess.Popen([*gateway_command(), "--host", "127.0.0.1"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -10,12 +10,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import HAIKU
 from tests.support.raw_http import exchange, request
+from tests.support.interpreter import gateway_command
 
 KEY = "sk-hostile-log-7f3a9c2e5b1d"
 CHAT = "/api/v1/chat/completions"
@@ -64,7 +64,7 @@ async def test_no_key_and_no_traceback_in_any_log_line(emulator_url, tmp_path):
            "REQUEST_HEAD_TIMEOUT_SECONDS": "1", "PYTHONUNBUFFERED": "1"}
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "bedrock_gateway"], env=env,
+        proc = subprocess.Popen(gateway_command(), env=env,
                                 stdout=stdout, stderr=stderr)
         try:
             for _ in range(300):
@@ -110,7 +110,7 @@ def test_a_failed_bind_leaks_nothing(emulator_url):
         port = taken.getsockname()[1]
         env = {**os.environ, "API_KEY": KEY, "PORT": str(port), "HOST": "127.0.0.1",
                "METRICS_PORT": "0", "PYTHONDEVMODE": "1"}
-        result = subprocess.run([sys.executable, "-m", "bedrock_gateway"], env=env,
+        result = subprocess.run(gateway_command(), env=env,
                                 capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
     assert "cannot start" in result.stderr and "Traceback" not in result.stderr
@@ -122,7 +122,7 @@ def test_log_filter_is_on_every_aiohttp_logger(level):
     import logging
 
     from bedrock_gateway.settings import Settings
-    from bedrock_gateway.server.app import create_app
+    from bedrock_gateway.server.gateway_app import create_app
     from bedrock_gateway.telemetry.log_hygiene import AIOHTTP_LOGGERS, AiohttpLogFilter
 
     create_app(Settings.from_env({}, api_keys=(KEY,), metrics_port=0, log_level=level))

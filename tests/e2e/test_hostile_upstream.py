@@ -23,7 +23,7 @@ CHAT = "/api/v1/chat/completions"
 
 
 async def test_access_denied_text_is_not_passed_to_clients(client, emulator, caplog):
-    caplog.set_level(logging.DEBUG, logger="bedrock_gateway.bedrock.errors")
+    caplog.set_level(logging.DEBUG, logger="bedrock_gateway.bedrock.upstream_errors")
     await emulator.add_fault(operation="converse", error="AccessDeniedException")
     with pytest.raises(openai.PermissionDeniedError) as info:
         await client.chat.completions.create(model=HAIKU, messages=[

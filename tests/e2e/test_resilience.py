@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from bedrock_gateway.emulator.script import reply_chunks
-from bedrock_gateway.server.keys import ROUTER
+from bedrock_gateway.server.app_state import ROUTER
 from tests.conftest import HAIKU
 
 TWO_REGIONS = ("us-east-1", "us-west-2")

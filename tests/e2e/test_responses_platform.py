@@ -12,6 +12,7 @@ import aiohttp
 from bedrock_gateway.emulator.script import reply_chunks
 from tests.conftest import HAIKU, TEST_KEY
 from tests.e2e.test_telemetry_metrics import free_port, wait_metrics
+from tests.support.interpreter import gateway_command
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
 TWO_REGIONS = ("us-east-1", "us-west-2")
@@ -119,7 +120,6 @@ async def test_close_right_after_completed_is_not_a_disconnect(make_gateway, emu
 async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
     import os
     import signal
-    import sys
 
     from tests.e2e.test_graceful_shutdown import wait_ready
     from tests.support.redis_server import free_port as any_port
@@ -129,7 +129,7 @@ async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
            "DRAIN_DELAY_SECONDS": "0.2", "SHUTDOWN_GRACE_SECONDS": "1", "ACCESS_LOG": "off",
            "DEFAULT_MODEL": HAIKU}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1", env=env,
+        *gateway_command(), "--host", "127.0.0.1", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 
 import openai
 import pytest
@@ -17,6 +16,7 @@ from bedrock_gateway.emulator.script import signature_for
 from tests.conftest import HAIKU, TEST_KEY
 from tests.e2e.test_graceful_shutdown import wait_ready
 from tests.support.redis_server import free_port, redis_server
+from tests.support.interpreter import gateway_command
 
 OTHER_KEY = "sk-other-9876543210"
 MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
@@ -111,7 +111,7 @@ def start_gateway(redis: str, emulator_url: str) -> tuple[subprocess.Popen, str]
            "REDIS_URL": redis, "DRAIN_DELAY_SECONDS": "0",
            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator_url,
            "AWS_ENDPOINT_URL_BEDROCK": emulator_url}
-    proc = subprocess.Popen([sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1"],
+    proc = subprocess.Popen([*gateway_command(), "--host", "127.0.0.1"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return proc, f"http://127.0.0.1:{port}"
 

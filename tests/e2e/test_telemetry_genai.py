@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from bedrock_gateway.server.keys import TELEMETRY
+from bedrock_gateway.server.app_state import TELEMETRY
 from tests.conftest import HAIKU
 from tests.e2e.test_telemetry_tracing import otel_env, streamed_chat
 from tests.support.otlp_receiver import OtlpReceiver

@@ -24,7 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bedrock_gateway import __version__
-from bedrock_gateway.server.keys import TELEMETRY
+from bedrock_gateway.server.app_state import TELEMETRY
 from tests.conftest import HAIKU, TEST_KEY
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"

@@ -7,7 +7,7 @@ import zlib
 
 from botocore.eventstream import EventStreamBuffer
 
-from bedrock_gateway.emulator.eventstream import (
+from bedrock_gateway.emulator.eventstream_encoder import (
     encode_event,
     encode_events,
     encode_exception,

@@ -3,8 +3,10 @@ virtualenv, `pip install -r requirements/lock.txt` (hashed, resolved: no --no-de
 `pip install .`, then `pip check`; the installed console script then serves real requests against
 the emulator, including native structured output (botocore new enough on this install path).
 
-Slow by nature (a virtualenv and ~40 wheels; pip's cache makes it about a minute), so it runs
-once per session and is bounded by its own timeout.
+`make test` builds that virtualenv once (`make installed`, .venv-installed) and runs the whole
+end-to-end suite against it (BEDROCK_GATEWAY_TEST_PYTHON); these tests check that this is so and
+that the installed copy is this checkout's code. Run alone (`pytest tests/install`), they build a
+virtualenv of their own (a virtualenv and ~40 wheels; pip's cache makes it about a minute).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from openai import AsyncOpenAI
 import bedrock_gateway
 from tests.conftest import HAIKU, TEST_KEY
 from tests.e2e.test_graceful_shutdown import free_port, wait_ready
+from tests.support.interpreter import INSTALLED_PYTHON_ENV, gateway_python
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE_JSON_MODEL = "openai.gpt-oss-120b-1:0"
@@ -40,7 +43,13 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtualenv holding the package as `pip install .` puts it there, on the lock's pins."""
+    """A virtualenv holding the package as `pip install .` puts it there, on the lock's pins:
+    the one `make installed` built (then only `pip check` runs again), or a new one."""
+    if os.environ.get(INSTALLED_PYTHON_ENV):
+        venv = Path(os.environ[INSTALLED_PYTHON_ENV]).parents[1]
+        _run([str(venv / "bin/python"), "-m", "pip", "--disable-pip-version-check", "check"],
+             cwd=venv)
+        return venv
     work = tmp_path_factory.mktemp("install")
     venv = work / "v"
     _run([sys.executable, "-m", "venv", str(venv)], cwd=work)
@@ -111,3 +120,20 @@ async def test_installed_gateway_serves_the_e2e_basics(installed: Path, emulator
         except subprocess.TimeoutExpired:
             proc.kill()
     assert proc.returncode == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+
+
+def test_the_e2e_suite_drives_the_installed_copy(installed: Path):
+    """Under `make test`, the interpreter every e2e test starts the gateway with is the installed
+    virtualenv's, and its package files are byte for byte this checkout's (never a stale copy)."""
+    if not os.environ.get(INSTALLED_PYTHON_ENV):
+        pytest.skip(f"{INSTALLED_PYTHON_ENV} is set by `make test`; plain pytest uses the checkout")
+    assert Path(gateway_python()).parents[1] == installed
+    where = _run([gateway_python(), "-c", "import bedrock_gateway; print(bedrock_gateway.__file__)"],
+                 cwd=installed).stdout.strip()
+    package = Path(where).parent
+    assert package.is_relative_to(installed) and "site-packages" in package.parts, package
+    source = Path(bedrock_gateway.__file__).parent
+    checkout = {p.relative_to(source): p.read_bytes() for p in source.rglob("*.py")}
+    copy = {p.relative_to(package): p.read_bytes() for p in package.rglob("*.py")}
+    assert copy == checkout, sorted(set(copy) ^ set(checkout)) or [
+        str(k) for k in checkout if copy.get(k) != checkout[k]]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import aiohttp
 
 from tests.conftest import HAIKU, TEST_KEY
 from tests.support.redis_server import free_port
+from tests.support.interpreter import gateway_command
 
 
 @dataclass
@@ -53,7 +53,7 @@ def start_gateway(emulator_url: str, log_dir: Path, **env_extra: str) -> Gateway
     log_path = log_dir / f"gateway-{port}.log"
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bedrock_gateway", "--host", "127.0.0.1"], env=env,
+            [*gateway_command(), "--host", "127.0.0.1"], env=env,
             stdout=out, stderr=subprocess.STDOUT)
     return GatewayProcess(proc, f"http://127.0.0.1:{port}",
                           f"http://127.0.0.1:{metrics_port}/metrics", log_path)

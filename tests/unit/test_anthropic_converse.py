@@ -24,7 +24,7 @@ from bedrock_gateway.protocols.anthropic_messages import (
     parse_messages_request,
     to_converse_kwargs,
 )
-from bedrock_gateway.translate.capabilities import capabilities_for
+from bedrock_gateway.conversation.capabilities import capabilities_for
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "anthropic"
 

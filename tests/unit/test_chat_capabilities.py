@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_gateway.translate.capabilities import (
+from bedrock_gateway.conversation.capabilities import (
     DEFAULT,
     base_model_id,
     capabilities_for,

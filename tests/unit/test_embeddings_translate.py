@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bedrock_gateway.errors import InvalidRequestError, UpstreamError
-from bedrock_gateway.translate import embeddings as emb
-from bedrock_gateway.translate.embeddings import (
+from bedrock_gateway.protocols.openai_embeddings import embeddings_bodies as emb
+from bedrock_gateway.protocols.openai_embeddings.embeddings_bodies import (
     EmbeddingsRequest,
     Invocation,
     assemble_vectors,

@@ -29,8 +29,8 @@ from bedrock_gateway.protocols.openai_responses import (
     parse_responses_request,
     to_converse,
 )
-from bedrock_gateway.translate.capabilities import capabilities_for
-from bedrock_gateway.translate.chat import TranslateOptions
+from bedrock_gateway.conversation.capabilities import capabilities_for
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 REQUESTS = sorted((FIXTURES / "responses").glob("*.json"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_gateway.bedrock.health import (
+from bedrock_gateway.bedrock.route_health import (
     ANSWERED,
     CAPACITY,
     FAULT,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bedrock_gateway.errors import InvalidRequestError
-from bedrock_gateway.openai_schema import parse_chat_request
-from bedrock_gateway.translate.capabilities import capabilities_for
-from bedrock_gateway.translate.chat import TranslateOptions, to_converse_kwargs
+from bedrock_gateway.protocols.openai_chat import parse_chat_request
+from bedrock_gateway.conversation.capabilities import capabilities_for
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions, to_converse_kwargs
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "schema"
 CASES = sorted(FIXTURES.glob("*.json"))

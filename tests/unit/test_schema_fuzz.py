@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bedrock_gateway.errors import InvalidRequestError
-from bedrock_gateway.openai_schema import parse_chat_request
-from bedrock_gateway.translate.capabilities import capabilities_for
-from bedrock_gateway.translate.chat import (
+from bedrock_gateway.protocols.openai_chat import parse_chat_request
+from bedrock_gateway.conversation.capabilities import capabilities_for
+from bedrock_gateway.protocols.openai_chat.chat_converse import (
     TranslateOptions,
     structured_output_tool_name,
     to_converse_kwargs,

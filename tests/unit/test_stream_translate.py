@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bedrock_gateway.translate.stream import ChunkTranslator
+from bedrock_gateway.protocols.openai_chat.chat_stream import ChunkTranslator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "stream"
 CASES = sorted(FIXTURES.glob("*.json"))

@@ -2,10 +2,10 @@
 `POST /model/{modelId}/invoke` and `/invoke-with-response-stream`, answered with Bedrock's body and
 binary event stream. Pure: the event-stream encoder and the stream relay."""
 
-from bedrock_gateway.protocols.bedrock_invoke.eventstream import (
+from bedrock_gateway.protocols.bedrock_invoke.invoke_eventstream import (
     encode_chunk_event,
     encode_exception,
 )
-from bedrock_gateway.protocols.bedrock_invoke.relay import InvokeStreamRelay
+from bedrock_gateway.protocols.bedrock_invoke.invoke_relay import InvokeStreamRelay
 
 __all__ = ["InvokeStreamRelay", "encode_chunk_event", "encode_exception"]

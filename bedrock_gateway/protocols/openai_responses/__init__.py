@@ -6,20 +6,20 @@ sequence numbers (stream.py), and the sealing of reasoning into `encrypted_conte
 The server's routes and the response store do the I/O.
 """
 
-from bedrock_gateway.protocols.openai_responses.converse import (
+from bedrock_gateway.protocols.openai_responses.responses_converse import (
     ConversePlan,
     remote_image_urls,
     responses_param,
     to_converse,
 )
-from bedrock_gateway.protocols.openai_responses.request import parse_responses_request
-from bedrock_gateway.protocols.openai_responses.response import usage_for_context
-from bedrock_gateway.protocols.openai_responses.sealing import ReasoningSealer
-from bedrock_gateway.protocols.openai_responses.stream import (
+from bedrock_gateway.protocols.openai_responses.responses_request import parse_responses_request
+from bedrock_gateway.protocols.openai_responses.responses_object import usage_for_context
+from bedrock_gateway.protocols.openai_responses.responses_sealing import ReasoningSealer
+from bedrock_gateway.protocols.openai_responses.responses_stream import (
     ResponseEventTranslator,
     converse_response_events,
 )
-from bedrock_gateway.protocols.openai_responses.types import ResponsesRequest, ToolRef
+from bedrock_gateway.protocols.openai_responses.responses_types import ResponsesRequest, ToolRef
 
 __all__ = ["ConversePlan", "ReasoningSealer", "ResponseEventTranslator", "ResponsesRequest",
            "ToolRef", "converse_response_events", "parse_responses_request",

@@ -14,7 +14,7 @@ from bedrock_gateway.errors import InvalidRequestError, NotFoundError
 from bedrock_gateway.keys.model import VirtualKey, mint, parse_spec
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.keys import KEY_SERVICE, SETTINGS
+from bedrock_gateway.server.app_state import KEY_SERVICE, SETTINGS
 
 log = logging.getLogger(__name__)
 PREFIX = "/admin/v1"

@@ -12,8 +12,8 @@ from bedrock_gateway.errors import GatewayError, UpstreamError
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.keys import KEY_SERVICE, ROUTER, SETTINGS, TELEMETRY
-from bedrock_gateway.translate.embeddings import (
+from bedrock_gateway.server.app_state import KEY_SERVICE, ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.protocols.openai_embeddings.embeddings_bodies import (
     Invocation,
     assemble_vectors,
     build_embeddings_response,

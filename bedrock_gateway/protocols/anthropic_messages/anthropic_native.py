@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from bedrock_gateway.protocols.anthropic_messages.request import MessagesRequest
-from bedrock_gateway.protocols.anthropic_messages.usage import Usage
+from bedrock_gateway.protocols.anthropic_messages.anthropic_request import MessagesRequest
+from bedrock_gateway.protocols.anthropic_messages.anthropic_usage import Usage
 
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 BEDROCK_METRICS_KEY = "amazon-bedrock-invocationMetrics"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bedrock_gateway.openai_schema import ResponseFormat, Tool, ToolChoice
+from bedrock_gateway.protocols.openai_chat import ResponseFormat, Tool, ToolChoice
 
 # The single string input of a custom (freeform) tool, as a Bedrock tool parameter.
 CUSTOM_INPUT_FIELD = "input"

@@ -27,15 +27,15 @@ from typing import Any
 import orjson
 
 from bedrock_gateway.errors import InvalidRequestError
-from bedrock_gateway.openai_schema import (
+from bedrock_gateway.protocols.openai_chat import (
     ChatRequest,
     FilePart,
     ImagePart,
     Message,
     TextPart,
 )
-from bedrock_gateway.translate.capabilities import ModelCapabilities
-from bedrock_gateway.translate.media import document_block, image_block
+from bedrock_gateway.conversation.capabilities import ModelCapabilities
+from bedrock_gateway.conversation.images import document_block, image_block
 
 PLACEHOLDER_USER_TEXT = "(conversation start)"
 EMPTY_USER_TEXT = "(empty message)"

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from bedrock_gateway.bedrock.stream import UpstreamStream
+from bedrock_gateway.bedrock.upstream_stream import UpstreamStream
 from bedrock_gateway.errors import (
     GatewayError,
     InternalError,

@@ -1,10 +1,10 @@
 """A validated Responses request (plus the stored history before it) -> Converse kwargs.
 
 The items become the chat translator's messages, so every Bedrock repair documented in
-`translate/messages.py` applies (developer messages as system text, consecutive same-role turns
+`protocols/openai_chat/chat_converse_messages.py` applies (developer messages as system text, consecutive same-role turns
 merged, tool results first in their turn, ...), and tools, tool_choice, text.format (native
 structured output or the synthetic-tool fallback), reasoning budgets, prompt caching and
-guardrails go through `translate/tools.py` and `translate/chat.py` unchanged.
+guardrails go through `protocols/openai_chat/chat_tools.py` and `protocols/openai_chat/chat_converse.py` unchanged.
 
 Consecutive assistant-side items (reasoning, assistant message, function calls) form one
 assistant turn. Reasoning items are restored from `encrypted_content` (see sealing.py) and sent
@@ -23,7 +23,7 @@ from types import MappingProxyType
 import orjson
 
 from bedrock_gateway.errors import InvalidRequestError
-from bedrock_gateway.openai_schema import (
+from bedrock_gateway.protocols.openai_chat import (
     ChatRequest,
     ExtraBody,
     FilePart,
@@ -32,15 +32,15 @@ from bedrock_gateway.openai_schema import (
     TextPart,
     ToolCall,
 )
-from bedrock_gateway.protocols.openai_responses.items import invalid
-from bedrock_gateway.protocols.openai_responses.request import bedrock_tool_name
-from bedrock_gateway.protocols.openai_responses.sealing import reasoning_block
-from bedrock_gateway.protocols.openai_responses.types import (
+from bedrock_gateway.protocols.openai_responses.responses_items import invalid
+from bedrock_gateway.protocols.openai_responses.responses_request import bedrock_tool_name
+from bedrock_gateway.protocols.openai_responses.responses_sealing import reasoning_block
+from bedrock_gateway.protocols.openai_responses.responses_types import (
     CUSTOM_INPUT_FIELD,
     ResponsesRequest,
 )
-from bedrock_gateway.translate.capabilities import ModelCapabilities
-from bedrock_gateway.translate.chat import (
+from bedrock_gateway.conversation.capabilities import ModelCapabilities
+from bedrock_gateway.protocols.openai_chat.chat_converse import (
     TranslateOptions,
     structured_output_tool_name,
     to_converse_kwargs,

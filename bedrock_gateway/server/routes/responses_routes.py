@@ -33,7 +33,7 @@ from bedrock_gateway.protocols.openai_responses import (
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.keys import (
+from bedrock_gateway.server.app_state import (
     KEY_SERVICE,
     LIFECYCLE,
     NATIVE_STRUCTURED_OUTPUT,
@@ -43,11 +43,11 @@ from bedrock_gateway.server.keys import (
     SETTINGS,
     TELEMETRY,
 )
-from bedrock_gateway.server.routes.chat import fetch_remote_images, translate_options
+from bedrock_gateway.server.routes.chat_routes import fetch_remote_images, translate_options
 from bedrock_gateway.server.sse import NamedEventFraming, SseWriter
-from bedrock_gateway.server.streaming import pump_stream
+from bedrock_gateway.server.stream_pump import pump_stream
 from bedrock_gateway.storage.response_store import ResponseStore, StoreUnavailableError
-from bedrock_gateway.translate.capabilities import capabilities_for
+from bedrock_gateway.conversation.capabilities import capabilities_for
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import orjson
 
 from bedrock_gateway.errors import InvalidRequestError
-from bedrock_gateway.openai_schema import ChatRequest, ResponseFormat
-from bedrock_gateway.translate.capabilities import ModelCapabilities
+from bedrock_gateway.protocols.openai_chat import ChatRequest, ResponseFormat
+from bedrock_gateway.conversation.capabilities import ModelCapabilities
 
 JSON_OBJECT_INSTRUCTION = (
     "Respond with a single valid JSON object and nothing else: no prose, no code fences.")

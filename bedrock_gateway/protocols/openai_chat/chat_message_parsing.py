@@ -6,13 +6,13 @@ from typing import Any
 
 import orjson
 
-from bedrock_gateway.openai_schema.fields import (
+from bedrock_gateway.protocols.openai_chat.chat_fields import (
     _invalid,
     _obj,
     _opt_str,
     _string,
 )
-from bedrock_gateway.openai_schema.types import (
+from bedrock_gateway.protocols.openai_chat.chat_types import (
     TOOL_NAME,
     ContentPart,
     FilePart,

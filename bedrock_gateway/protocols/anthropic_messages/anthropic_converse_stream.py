@@ -13,8 +13,8 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from bedrock_gateway.protocols.anthropic_messages.converse_response import stop_reason
-from bedrock_gateway.protocols.anthropic_messages.usage import Usage
+from bedrock_gateway.protocols.anthropic_messages.anthropic_converse_response import stop_reason
+from bedrock_gateway.protocols.anthropic_messages.anthropic_usage import Usage
 
 
 class ConverseStreamTranslator:

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bedrock_gateway.openai_schema import ChatRequest
-from bedrock_gateway.translate.capabilities import ModelCapabilities
-from bedrock_gateway.translate.messages import build_conversation
-from bedrock_gateway.translate.response import from_converse_response
-from bedrock_gateway.translate.tools import ToolPlan, plan_tools
+from bedrock_gateway.protocols.openai_chat import ChatRequest
+from bedrock_gateway.conversation.capabilities import ModelCapabilities
+from bedrock_gateway.protocols.openai_chat.chat_converse_messages import build_conversation
+from bedrock_gateway.protocols.openai_chat.chat_response import from_converse_response
+from bedrock_gateway.protocols.openai_chat.chat_tools import ToolPlan, plan_tools
 
 __all__ = ["TranslateOptions", "from_converse_response", "structured_output_tool_name",
            "thinking_config", "to_converse_kwargs"]

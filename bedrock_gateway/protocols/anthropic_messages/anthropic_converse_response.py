@@ -7,7 +7,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from bedrock_gateway.protocols.anthropic_messages.usage import Usage
+from bedrock_gateway.protocols.anthropic_messages.anthropic_usage import Usage
 
 # Converse stopReason -> Anthropic stop_reason.
 STOP_REASONS = {

@@ -18,9 +18,9 @@ from bedrock_gateway.protocols.bedrock_invoke import InvokeStreamRelay
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import read_json_object_and_bytes
-from bedrock_gateway.server.keys import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.app_state import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
 from bedrock_gateway.server.protocol_writers import EventStreamWriter
-from bedrock_gateway.server.streaming import pump_stream
+from bedrock_gateway.server.stream_pump import pump_stream
 
 _MODEL_NAME_LIMIT = 256
 # Bedrock's token-count headers on InvokeModel answers, passed on to the client.

@@ -4,13 +4,13 @@
 `InvalidRequestError.param` (e.g. `messages[2].content[0].image_url.url`) and never lets another
 exception escape for bad input. Legacy `functions`/`function_call` and `function` messages are
 normalised to tools here, so the translator sees one shape. Bedrock-specific checks (media formats
-and sizes, model capabilities) belong to `translate/`, not here.
+and sizes, model capabilities) belong to the translation modules (`chat_converse*.py`), not here.
 """
 
 
 from __future__ import annotations
 
-from bedrock_gateway.openai_schema.fields import (
+from bedrock_gateway.protocols.openai_chat.chat_fields import (
     _invalid,
     _obj,
     _opt_bool,
@@ -19,11 +19,11 @@ from bedrock_gateway.openai_schema.fields import (
     _opt_str,
     _string,
 )
-from bedrock_gateway.openai_schema.messages import (
+from bedrock_gateway.protocols.openai_chat.chat_message_parsing import (
     _parse_messages,
     _tool_name,
 )
-from bedrock_gateway.openai_schema.types import (
+from bedrock_gateway.protocols.openai_chat.chat_types import (
     REASONING_EFFORTS,
     ChatRequest,
     ExtraBody,

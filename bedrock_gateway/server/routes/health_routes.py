@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bedrock_gateway.server.http import json_response
-from bedrock_gateway.server.keys import CATALOG, LIFECYCLE
+from bedrock_gateway.server.app_state import CATALOG, LIFECYCLE
 
 
 async def health(request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ nothing is held.
 
 from __future__ import annotations
 
-from bedrock_gateway.translate.response import finish_reason_for, openai_usage
+from bedrock_gateway.protocols.openai_chat.chat_response import finish_reason_for, openai_usage
 
 _STRUCTURED = -1  # marks the structured-output tool's content block
 

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bedrock_gateway.errors import InvalidRequestError
-from bedrock_gateway.protocols.anthropic_messages.request import MessagesRequest
-from bedrock_gateway.translate.capabilities import ModelCapabilities
+from bedrock_gateway.protocols.anthropic_messages.anthropic_request import MessagesRequest
+from bedrock_gateway.conversation.capabilities import ModelCapabilities
 
 CACHE_POINT = {"type": "default"}
 _DOC_FORMATS = {"application/pdf": "pdf", "text/plain": "txt", "text/csv": "csv",

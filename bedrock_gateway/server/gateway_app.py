@@ -23,11 +23,11 @@ from bedrock_gateway.bedrock.clients import (
     open_secret_clients,
     supports_native_structured_output,
 )
-from bedrock_gateway.bedrock.health import HealthTable
+from bedrock_gateway.bedrock.route_health import HealthTable
 from bedrock_gateway.bedrock.listing import fetch_region_listing
 from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
-from bedrock_gateway.server import keys
+from bedrock_gateway.server import app_state
 from bedrock_gateway.server.cors import Cors
 from bedrock_gateway.server.images import ImageFetcher
 from bedrock_gateway.server.key_access import add_rate_headers
@@ -38,16 +38,16 @@ from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
 from bedrock_gateway.server.protocol import set_server_header
 from bedrock_gateway.server.responses_setup import responses_ctx
 from bedrock_gateway.server.routes import (
-    bedrock_invoke,
-    chat,
-    embeddings,
-    health,
-    messages,
-    models,
-    responses,
+    bedrock_invoke_routes,
+    chat_routes,
+    embeddings_routes,
+    health_routes,
+    messages_routes,
+    models_routes,
+    responses_routes,
 )
-from bedrock_gateway.server.routes.admin import add_admin_routes
-from bedrock_gateway.server.telemetry import Telemetry
+from bedrock_gateway.server.routes.admin_routes import add_admin_routes
+from bedrock_gateway.server.request_telemetry import Telemetry
 from bedrock_gateway.settings import Settings, SettingsError
 from bedrock_gateway.telemetry.log_hygiene import install_aiohttp_log_filter
 
@@ -78,16 +78,16 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     app.on_response_prepare.append(set_server_header)
     if cors.enabled:
         app.on_response_prepare.append(cors.on_response_prepare)
-    app[keys.SETTINGS] = settings
-    app[keys.BODY_BUDGET] = ByteBudget(settings.request_body_budget_bytes,
+    app[app_state.SETTINGS] = settings
+    app[app_state.BODY_BUDGET] = ByteBudget(settings.request_body_budget_bytes,
                                        "REQUEST_BODY_BUDGET_BYTES")
-    app[keys.IMAGE_BUDGET] = ByteBudget(settings.image_fetch_budget_bytes,
+    app[app_state.IMAGE_BUDGET] = ByteBudget(settings.image_fetch_budget_bytes,
                                         "IMAGE_FETCH_BUDGET_BYTES")
-    app[keys.AWS_SESSION] = new_session()
-    app[keys.TELEMETRY] = telemetry
-    app[keys.LIFECYCLE] = Lifecycle(settings.max_concurrent_requests)
-    app[keys.KEYSTORE] = ApiKeyStore(settings.api_keys)
-    app[keys.CATALOG] = _catalog_refresher(settings, app)
+    app[app_state.AWS_SESSION] = new_session()
+    app[app_state.TELEMETRY] = telemetry
+    app[app_state.LIFECYCLE] = Lifecycle(settings.max_concurrent_requests)
+    app[app_state.KEYSTORE] = ApiKeyStore(settings.api_keys)
+    app[app_state.CATALOG] = _catalog_refresher(settings, app)
     app.cleanup_ctx.extend([telemetry.cleanup_ctx, redis_ctx, _bedrock_ctx, _keys_ctx,
                             key_service_ctx, _catalog_ctx, _fetch_ctx, responses_ctx])
     app.on_response_prepare.append(add_rate_headers)
@@ -97,26 +97,26 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
 
 
 def _add_routes(app: web.Application, settings: Settings) -> None:
-    app.router.add_get("/health", health.health)
-    app.router.add_get("/ready", health.ready)
+    app.router.add_get("/health", health_routes.health)
+    app.router.add_get("/ready", health_routes.ready)
     if settings.admin_api_key:
         add_admin_routes(app)
     for prefix in settings.route_prefixes:
-        app.router.add_post(f"{prefix}/chat/completions", chat.chat_completions)
-        app.router.add_post(f"{prefix}/embeddings", embeddings.create_embeddings)
-        app.router.add_get(f"{prefix}/models", models.list_models)
-        app.router.add_get(f"{prefix}/models/{{model_id:.+}}", models.get_model)
-        app.router.add_post(f"{prefix}/responses", responses.create_response)
-        app.router.add_get(f"{prefix}/responses/{{response_id}}", responses.get_response)
-        app.router.add_delete(f"{prefix}/responses/{{response_id}}", responses.delete_response)
+        app.router.add_post(f"{prefix}/chat/completions", chat_routes.chat_completions)
+        app.router.add_post(f"{prefix}/embeddings", embeddings_routes.create_embeddings)
+        app.router.add_get(f"{prefix}/models", models_routes.list_models)
+        app.router.add_get(f"{prefix}/models/{{model_id:.+}}", models_routes.get_model)
+        app.router.add_post(f"{prefix}/responses", responses_routes.create_response)
+        app.router.add_get(f"{prefix}/responses/{{response_id}}", responses_routes.get_response)
+        app.router.add_delete(f"{prefix}/responses/{{response_id}}", responses_routes.delete_response)
         app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items",
-                           responses.list_input_items)
-        app.router.add_post(f"{prefix}/messages", messages.create_message)
-        app.router.add_post(f"{prefix}/messages/count_tokens", messages.count_tokens)
+                           responses_routes.list_input_items)
+        app.router.add_post(f"{prefix}/messages", messages_routes.create_message)
+        app.router.add_post(f"{prefix}/messages/count_tokens", messages_routes.count_tokens)
     bedrock = settings.bedrock_route_prefix.rstrip("/")
-    app.router.add_post(f"{bedrock}/model/{{model_id}}/invoke", bedrock_invoke.invoke)
+    app.router.add_post(f"{bedrock}/model/{{model_id}}/invoke", bedrock_invoke_routes.invoke)
     app.router.add_post(f"{bedrock}/model/{{model_id}}/invoke-with-response-stream",
-                        bedrock_invoke.invoke_with_response_stream)
+                        bedrock_invoke_routes.invoke_with_response_stream)
 
 
 def _aliases(path: str) -> dict[str, str]:
@@ -131,7 +131,7 @@ def _catalog_refresher(settings: Settings, app: web.Application) -> CatalogRefre
     aliases = _aliases(settings.model_aliases_file) if settings.model_aliases_file else {}
 
     async def fetch(region: str):
-        return await fetch_region_listing(app[keys.ROUTER].client(region).control)
+        return await fetch_region_listing(app[app_state.ROUTER].client(region).control)
 
     def build(per_region):
         return build_catalog(per_region, cross_region=settings.enable_cross_region_inference,
@@ -139,35 +139,35 @@ def _catalog_refresher(settings: Settings, app: web.Application) -> CatalogRefre
                              aliases=aliases, primary_region=settings.regions[0])
 
     return CatalogRefresher(fetch, settings.regions, interval_s=settings.model_refresh_seconds,
-                            build=build, on_update=app[keys.TELEMETRY].catalog_updated)
+                            build=build, on_update=app[app_state.TELEMETRY].catalog_updated)
 
 
 async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    async with open_region_clients(settings, app[keys.AWS_SESSION]) as clients:
+    settings = app[app_state.SETTINGS]
+    async with open_region_clients(settings, app[app_state.AWS_SESSION]) as clients:
         route_health = HealthTable(failure_threshold=settings.breaker_failure_threshold,
                                    cooldown_s=settings.breaker_cooldown_seconds,
                                    throttle_backoff_s=settings.throttle_backoff_seconds)
-        app[keys.ROUTER] = BedrockRouter(clients, route_health,
+        app[app_state.ROUTER] = BedrockRouter(clients, route_health,
                                          passes=settings.bedrock_max_attempts)
         first = next(iter(clients.values()))
-        app[keys.NATIVE_STRUCTURED_OUTPUT] = supports_native_structured_output(first.runtime)
-        app[keys.TELEMETRY].watch_router(app[keys.ROUTER], app[keys.LIFECYCLE], app[keys.CATALOG])
-        app[keys.LIFECYCLE].clients_ready = True
+        app[app_state.NATIVE_STRUCTURED_OUTPUT] = supports_native_structured_output(first.runtime)
+        app[app_state.TELEMETRY].watch_router(app[app_state.ROUTER], app[app_state.LIFECYCLE], app[app_state.CATALOG])
+        app[app_state.LIFECYCLE].clients_ready = True
         yield
-        app[keys.LIFECYCLE].clients_ready = False
+        app[app_state.LIFECYCLE].clients_ready = False
 
 
 async def _keys_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    store = app[keys.KEYSTORE]
+    settings = app[app_state.SETTINGS]
+    store = app[app_state.KEYSTORE]
     async with contextlib.AsyncExitStack() as stack:
         if settings.api_key_file:
             store.add_source("API_KEY_FILE", ApiKeyFile(settings.api_key_file).load,
                              KEY_FILE_POLL_SECONDS)
         if settings.api_key_secret_arn or settings.api_key_param_name:
             sm, ssm = await stack.enter_async_context(
-                open_secret_clients(settings.regions[0], app[keys.AWS_SESSION]))
+                open_secret_clients(settings.regions[0], app[app_state.AWS_SESSION]))
             if settings.api_key_secret_arn:
                 arn = settings.api_key_secret_arn
                 store.add_source("API_KEY_SECRET_ARN", lambda: secret_api_keys(sm, arn),
@@ -187,7 +187,7 @@ async def _keys_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _catalog_ctx(app: web.Application) -> AsyncIterator[None]:
     # Start-up does not wait for the catalog: /ready reports when the first one is loaded.
-    task = asyncio.create_task(app[keys.CATALOG].run(), name="catalog-refresh")
+    task = asyncio.create_task(app[app_state.CATALOG].run(), name="catalog-refresh")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -195,14 +195,14 @@ async def _catalog_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _fetch_ctx(app: web.Application) -> AsyncIterator[None]:
-    fetcher = ImageFetcher(app[keys.SETTINGS].image_fetch_allowlist)
-    app[keys.IMAGE_FETCHER] = fetcher
+    fetcher = ImageFetcher(app[app_state.SETTINGS].image_fetch_allowlist)
+    app[app_state.IMAGE_FETCHER] = fetcher
     yield
     await fetcher.close()
 
 
 async def _drain(app: web.Application) -> None:
     """on_shutdown: the listener is already closed; let streams finish within the grace."""
-    lifecycle = app[keys.LIFECYCLE]
+    lifecycle = app[app_state.LIFECYCLE]
     lifecycle.draining = True
-    await lifecycle.drain_streams(app[keys.SETTINGS].shutdown_grace_seconds)
+    await lifecycle.drain_streams(app[app_state.SETTINGS].shutdown_grace_seconds)

@@ -12,15 +12,15 @@ from __future__ import annotations
 import hashlib
 import math
 
-from bedrock_gateway.openai_schema import ResponseFormat, Tool, ToolChoice
-from bedrock_gateway.openai_schema.types import TOOL_NAME
-from bedrock_gateway.protocols.openai_responses.items import (
+from bedrock_gateway.protocols.openai_chat import ResponseFormat, Tool, ToolChoice
+from bedrock_gateway.protocols.openai_chat.chat_types import TOOL_NAME
+from bedrock_gateway.protocols.openai_responses.responses_items import (
     _obj,
     _opt_str,
     invalid,
     parse_input,
 )
-from bedrock_gateway.protocols.openai_responses.types import (
+from bedrock_gateway.protocols.openai_responses.responses_types import (
     CUSTOM_INPUT_FIELD,
     ResponsesRequest,
     ToolRef,

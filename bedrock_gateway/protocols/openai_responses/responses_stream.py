@@ -17,14 +17,14 @@ from collections.abc import Callable, Mapping
 import orjson
 
 from bedrock_gateway.errors import GatewayError
-from bedrock_gateway.protocols.openai_responses.items import new_id
-from bedrock_gateway.protocols.openai_responses.response import (
+from bedrock_gateway.protocols.openai_responses.responses_items import new_id
+from bedrock_gateway.protocols.openai_responses.responses_object import (
     INCOMPLETE_REASONS,
     response_object,
     responses_usage,
 )
-from bedrock_gateway.protocols.openai_responses.sealing import reasoning_payload
-from bedrock_gateway.protocols.openai_responses.types import CUSTOM_INPUT_FIELD, ToolRef
+from bedrock_gateway.protocols.openai_responses.responses_sealing import reasoning_payload
+from bedrock_gateway.protocols.openai_responses.responses_types import CUSTOM_INPUT_FIELD, ToolRef
 
 
 class _Open:

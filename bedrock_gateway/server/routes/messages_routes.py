@@ -31,11 +31,11 @@ from bedrock_gateway.protocols.anthropic_messages import (
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.keys import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.app_state import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
 from bedrock_gateway.server.protocol_writers import AnthropicSseWriter
-from bedrock_gateway.server.routes.chat import fetch_images
-from bedrock_gateway.server.streaming import pump_stream
-from bedrock_gateway.translate.capabilities import capabilities_for
+from bedrock_gateway.server.routes.chat_routes import fetch_images
+from bedrock_gateway.server.stream_pump import pump_stream
+from bedrock_gateway.conversation.capabilities import capabilities_for
 
 _MODEL_NAME_LIMIT = 256
 # Said on count_tokens answers that are the gateway's estimate, not Bedrock's count.

@@ -10,8 +10,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import validation
-from .script import count_tokens, embedding_vector
+from bedrock_gateway.emulator.emulated_errors import validation
+from bedrock_gateway.emulator.script import count_tokens, embedding_vector
 
 TITAN_V1_DIMS = 1024 + 512
 TITAN_V2_DIMS = (256, 512, 1024)

@@ -1,8 +1,8 @@
 """The OpenAI Chat Completions request, validated at the edge: `parse_chat_request` is the only
 way in (see `request.py`); the shapes it returns are in `types.py`."""
 
-from bedrock_gateway.openai_schema.request import parse_chat_request, remote_image_urls
-from bedrock_gateway.openai_schema.types import (
+from bedrock_gateway.protocols.openai_chat.chat_request import parse_chat_request, remote_image_urls
+from bedrock_gateway.protocols.openai_chat.chat_types import (
     ChatRequest,
     ExtraBody,
     FilePart,

@@ -17,12 +17,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import control, runtime
-from .config import CONFIG, FAULTS, STATS, EmulatorConfig
-from .errors import ERROR_TYPE_SUFFIX, EmulatorError, validation
-from .faults import FaultBook
-from .runtime import region_of
-from .stats import Stats
+from bedrock_gateway.emulator import control, runtime
+from bedrock_gateway.emulator.config import CONFIG, FAULTS, STATS, EmulatorConfig
+from bedrock_gateway.emulator.emulated_errors import ERROR_TYPE_SUFFIX, EmulatorError, validation
+from bedrock_gateway.emulator.faults import FaultBook
+from bedrock_gateway.emulator.runtime import region_of
+from bedrock_gateway.emulator.stats import Stats
 
 log = logging.getLogger(__name__)
 

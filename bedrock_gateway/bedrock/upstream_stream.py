@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bedrock_gateway.bedrock.errors import map_bedrock_exception
+from bedrock_gateway.bedrock.upstream_errors import map_bedrock_exception
 
 
 class UpstreamStream:

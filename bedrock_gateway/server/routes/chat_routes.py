@@ -8,13 +8,13 @@ import uuid
 
 from aiohttp import web
 
-from bedrock_gateway.openai_schema import parse_chat_request
+from bedrock_gateway.protocols.openai_chat import parse_chat_request
 from bedrock_gateway.server import content_log
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
 from bedrock_gateway.server.images import ImageBatch
-from bedrock_gateway.server.keys import (
+from bedrock_gateway.server.app_state import (
     IMAGE_BUDGET,
     IMAGE_FETCHER,
     KEY_SERVICE,
@@ -25,17 +25,17 @@ from bedrock_gateway.server.keys import (
     TELEMETRY,
 )
 from bedrock_gateway.server.limits import request_holdings
-from bedrock_gateway.server.streaming import pump_stream
+from bedrock_gateway.server.stream_pump import pump_stream
 from bedrock_gateway.settings import Settings
-from bedrock_gateway.translate.capabilities import capabilities_for
-from bedrock_gateway.translate.chat import (
+from bedrock_gateway.conversation.capabilities import capabilities_for
+from bedrock_gateway.protocols.openai_chat.chat_converse import (
     TranslateOptions,
     from_converse_response,
     structured_output_tool_name,
     to_converse_kwargs,
 )
-from bedrock_gateway.translate.media import attach_remote_images, pending_remote_images
-from bedrock_gateway.translate.stream import ChunkTranslator
+from bedrock_gateway.conversation.images import attach_remote_images, pending_remote_images
+from bedrock_gateway.protocols.openai_chat.chat_stream import ChunkTranslator
 
 # Model names longer than this are not Bedrock ids; they are cut before they reach logs.
 _MODEL_NAME_LIMIT = 256
