@@ -22,8 +22,9 @@ from bedrock_gateway.server import app_state
 from bedrock_gateway.server.gateway_app import create_app
 from bedrock_gateway.server.app_state import LIFECYCLE
 from bedrock_gateway.server.protocol import GatewayRunner, runner_options
-from bedrock_gateway.settings import Settings, SettingsError, ignored_incumbent_settings
+from bedrock_gateway.settings import Settings, SettingsError
 from bedrock_gateway.settings_report import effective_config_yaml, startup_summary
+from bedrock_gateway.settings_sources import ignored_incumbent_settings
 from bedrock_gateway.settings_table import help_text
 from bedrock_gateway.telemetry.log_format import log_handler
 

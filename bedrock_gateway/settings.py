@@ -3,12 +3,12 @@
 Names follow the incumbent Bedrock Access Gateway where it has one (API_ROUTE_PREFIX, AWS_REGION,
 DEFAULT_MODEL, DEBUG, ENABLE_CROSS_REGION_INFERENCE, ...), so its users' deployments carry over.
 Every bad value is reported at start, all at once, instead of failing on the first request.
+This module holds the fields and the rules between them; where the values come from (variables,
+parsers, the YAML file) is settings_sources.py, the numeric ranges settings_ranges.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -16,14 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bedrock_gateway.auth import KeyFormatError, check_key
+from bedrock_gateway.settings_ranges import range_problems
+from bedrock_gateway.settings_sources import (
+    SettingsError,
+    parse_values,
+    read_config_file,
+    setting_names,
+)
 
+__all__ = ["Settings", "SettingsError", "setting_names"]
 
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names every bad variable."""
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +147,12 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from `GATEWAY_CONFIG_FILE` (YAML, same names), then env, then `overrides`."""
         env = dict(os.environ if environ is None else environ)
-        merged: dict[str, str] = {}
+        merged: dict[str, Any] = {}
         config_file = env.get("GATEWAY_CONFIG_FILE")
         if config_file:
-            merged.update(_read_yaml(config_file))
+            merged.update(read_config_file(config_file))
         merged.update(env)
-        values, errors = _parse(merged)
+        values, errors = parse_values(merged)
         values.update(overrides)
         try:
             settings = cls(**values)
@@ -162,8 +165,7 @@ class Settings:
         return settings
 
     def _problems(self) -> list[str]:
-        problems = [f"{name} {rule}, got {getattr(self, name.lower())!r}"
-                    for name, rule, ok in _RANGES if not ok(getattr(self, name.lower()))]
+        problems = range_problems(lambda name: getattr(self, name.lower()))
         if not self.api_route_prefix.startswith("/"):
             problems.append("API_ROUTE_PREFIX must start with '/'")
         if self.metrics_port and self.metrics_port == self.port:
@@ -236,254 +238,6 @@ class Settings:
         return problems
 
 
-def _at_least(low: float) -> Any:
-    return lambda value: value >= low
-
-
-def _above(low: float) -> Any:
-    return lambda value: value > low
-
-
-# (setting, rule as the message says it, check). Anthropic's smallest thinking budget is 1024.
-_RANGES: tuple[tuple[str, str, Any], ...] = (
-    *((name, "must be a port number (0-65535)", lambda v: 0 <= v <= 65535)
-      for name in ("PORT", "METRICS_PORT")),
-    *((name, "must be at least 1", _at_least(1)) for name in (
-        "BEDROCK_MAX_ATTEMPTS", "MAX_CONCURRENT_REQUESTS", "MAX_STREAMS_PER_REGION",
-        "MAX_REQUEST_BODY_BYTES", "IMAGE_FETCH_MAX_BYTES", "EMBEDDING_CONCURRENCY",
-        "BREAKER_FAILURE_THRESHOLD", "IMAGE_FETCH_CONCURRENCY", "IMAGE_FETCH_MAX_TOTAL_BYTES",
-        "IMAGE_FETCH_BUDGET_BYTES", "REQUEST_BODY_BUDGET_BYTES", "RESPONSES_STORE_MAX_ITEMS",
-        "RESPONSES_STORE_MAX_BYTES")),
-    *((name, "must be greater than 0", _above(0)) for name in (
-        "BEDROCK_CONNECT_TIMEOUT_SECONDS", "BEDROCK_READ_TIMEOUT_SECONDS",
-        "REQUEST_TIMEOUT_SECONDS", "MODEL_REFRESH_SECONDS", "API_KEY_REFRESH_SECONDS",
-        "REGION_QUEUE_TIMEOUT_SECONDS", "STREAM_IDLE_TIMEOUT", "SSE_HEARTBEAT_SECONDS",
-        "IMAGE_FETCH_TIMEOUT_SECONDS", "BREAKER_COOLDOWN_SECONDS", "REQUEST_HEAD_TIMEOUT_SECONDS",
-        "REQUEST_BODY_TIMEOUT_SECONDS", "KEEPALIVE_TIMEOUT_SECONDS",
-        "RESPONSES_STORE_TTL_SECONDS", "REDIS_TIMEOUT_SECONDS")),
-    *((name, "must not be negative", _at_least(0)) for name in (
-        "SHUTDOWN_GRACE_SECONDS", "DRAIN_DELAY_SECONDS", "THROTTLE_BACKOFF_SECONDS",
-        "TRUSTED_PROXY_COUNT")),
-    ("KEYS_REDIS_TIMEOUT_SECONDS", "must be greater than 0 and at most 5", lambda v: 0 < v <= 5),
-    ("KEYS_CACHE_SECONDS", "must be from 0 to 1 (revocation is seen within it)",
-     lambda v: 0 <= v <= 1),
-    ("KEYS_DEFAULT_OUTPUT_TOKENS", "must be at least 1", _at_least(1)),
-    ("KEYS_METRICS_TOP_N", "must not be negative", _at_least(0)),
-    *((name, "must be at least 1024 (the smallest thinking budget)", _at_least(1024))
-      for name in ("REASONING_BUDGET_LOW", "REASONING_BUDGET_MEDIUM", "REASONING_BUDGET_HIGH")),
-)
-_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
-
-
-# Environment variable -> (field, parser). Parsers raise ValueError with a readable message.
-def _bool(raw: str) -> bool:
-    low = raw.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ValueError(f"expected true/false, got {raw!r}")
-
-
-def _csv(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _seconds(raw: str) -> float:
-    """A finite number (ranges are checked by `Settings._problems`)."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"expected a number, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"expected a finite number, got {raw!r}")
-    return value
-
-
-def _optional(raw: str) -> str | None:
-    return raw.strip() or None
-
-
-def _optional_int(raw: str) -> int | None:
-    try:
-        return int(raw) if raw.strip() else None
-    except ValueError:
-        raise ValueError(f"expected a whole number or nothing, got {raw!r}") from None
-
-
 def _is_origin(value: str) -> bool:
     scheme, sep, rest = value.partition("://")
     return bool(sep) and scheme in ("http", "https") and bool(rest) and "/" not in rest
-
-
-_ENV: dict[str, tuple[str, Any]] = {
-    "HOST": ("host", str),
-    "PORT": ("port", int),
-    "METRICS_PORT": ("metrics_port", int),
-    "API_ROUTE_PREFIX": ("api_route_prefix", str),
-    "BEDROCK_ROUTE_PREFIX": ("bedrock_route_prefix", str),
-    "AWS_REGION": ("aws_region", str),
-    "BEDROCK_REGIONS": ("bedrock_regions", _csv),
-    "DEFAULT_MODEL": ("default_model", str),
-    "DEFAULT_EMBEDDING_MODEL": ("default_embedding_model", str),
-    "DEFAULT_MAX_TOKENS": ("default_max_tokens", _optional_int),
-    "BEDROCK_CONNECT_TIMEOUT_SECONDS": ("bedrock_connect_timeout_seconds", _seconds),
-    "BEDROCK_READ_TIMEOUT_SECONDS": ("bedrock_read_timeout_seconds", _seconds),
-    "BEDROCK_MAX_ATTEMPTS": ("bedrock_max_attempts", int),
-    "REQUEST_TIMEOUT_SECONDS": ("request_timeout_seconds", _seconds),
-    "ENABLE_CROSS_REGION_INFERENCE": ("enable_cross_region_inference", _bool),
-    "ENABLE_APPLICATION_INFERENCE_PROFILES": ("enable_application_inference_profiles", _bool),
-    "MODEL_REFRESH_SECONDS": ("model_refresh_seconds", _seconds),
-    "MODEL_ALIASES_FILE": ("model_aliases_file", _optional),
-    "API_KEY_FILE": ("api_key_file", _optional),
-    "API_KEY_SECRET_ARN": ("api_key_secret_arn", _optional),
-    "API_KEY_PARAM_NAME": ("api_key_param_name", _optional),
-    "API_KEY_REFRESH_SECONDS": ("api_key_refresh_seconds", _seconds),
-    "MAX_CONCURRENT_REQUESTS": ("max_concurrent_requests", int),
-    "MAX_STREAMS_PER_REGION": ("max_streams_per_region", int),
-    "REGION_QUEUE_TIMEOUT_SECONDS": ("region_queue_timeout_seconds", _seconds),
-    "MAX_REQUEST_BODY_BYTES": ("max_request_body_bytes", int),
-    "STREAM_IDLE_TIMEOUT": ("stream_idle_timeout", _seconds),
-    "SSE_HEARTBEAT_SECONDS": ("sse_heartbeat_seconds", _seconds),
-    "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", _seconds),
-    "DRAIN_DELAY_SECONDS": ("drain_delay_seconds", _seconds),
-    "ENABLE_PROMPT_CACHING": ("enable_prompt_caching", _bool),
-    "GUARDRAIL_IDENTIFIER": ("guardrail_identifier", _optional),
-    "GUARDRAIL_VERSION": ("guardrail_version", _optional),
-    "REASONING_BUDGET_LOW": ("reasoning_budget_low", int),
-    "REASONING_BUDGET_MEDIUM": ("reasoning_budget_medium", int),
-    "REASONING_BUDGET_HIGH": ("reasoning_budget_high", int),
-    "IMAGE_FETCH_ALLOWLIST": ("image_fetch_allowlist", _csv),
-    "IMAGE_FETCH_MAX_BYTES": ("image_fetch_max_bytes", int),
-    "IMAGE_FETCH_TIMEOUT_SECONDS": ("image_fetch_timeout_seconds", _seconds),
-    "IMAGE_FETCH_MAX_TOTAL_BYTES": ("image_fetch_max_total_bytes", int),
-    "IMAGE_FETCH_CONCURRENCY": ("image_fetch_concurrency", int),
-    "IMAGE_FETCH_BUDGET_BYTES": ("image_fetch_budget_bytes", int),
-    "REQUEST_HEAD_TIMEOUT_SECONDS": ("request_head_timeout_seconds", _seconds),
-    "REQUEST_BODY_TIMEOUT_SECONDS": ("request_body_timeout_seconds", _seconds),
-    "KEEPALIVE_TIMEOUT_SECONDS": ("keepalive_timeout_seconds", _seconds),
-    "REQUEST_BODY_BUDGET_BYTES": ("request_body_budget_bytes", int),
-    "EMBEDDING_CONCURRENCY": ("embedding_concurrency", int),
-    "BREAKER_FAILURE_THRESHOLD": ("breaker_failure_threshold", int),
-    "BREAKER_COOLDOWN_SECONDS": ("breaker_cooldown_seconds", _seconds),
-    "THROTTLE_BACKOFF_SECONDS": ("throttle_backoff_seconds", _seconds),
-    "RESPONSES_HOSTED_TOOLS": ("responses_hosted_tools", lambda raw: raw.strip().lower()),
-    "RESPONSES_ENCRYPTION_KEY": ("responses_encryption_keys", _csv),
-    "RESPONSES_ENCRYPTION_KEY_FILE": ("responses_encryption_key_file", _optional),
-    "RESPONSES_STORE_MAX_ITEMS": ("responses_store_max_items", int),
-    "RESPONSES_STORE_MAX_BYTES": ("responses_store_max_bytes", int),
-    "RESPONSES_STORE_TTL_SECONDS": ("responses_store_ttl_seconds", _seconds),
-    "REDIS_URL": ("redis_url", _optional),
-    "REDIS_TIMEOUT_SECONDS": ("redis_timeout_seconds", _seconds),
-    "ADMIN_API_KEY": ("admin_api_key", _optional),
-    "KEYS_FILE": ("keys_file", _optional),
-    "KEYS_PEPPER": ("keys_pepper", _optional),
-    "KEYS_REDIS_TIMEOUT_SECONDS": ("keys_redis_timeout_seconds", _seconds),
-    "REDIS_FAILURE_POLICY": ("redis_failure_policy", lambda raw: raw.strip().lower()),
-    "KEYS_CACHE_SECONDS": ("keys_cache_seconds", _seconds),
-    "KEYS_DEFAULT_OUTPUT_TOKENS": ("keys_default_output_tokens", int),
-    "KEYS_METRICS_TOP_N": ("keys_metrics_top_n", int),
-    "KEYS_PRICE_TABLE_FILE": ("keys_price_table_file", _optional),
-    "DEBUG": ("debug", _bool),
-    "LOG_LEVEL": ("log_level", str),
-    "ACCESS_LOG": ("access_log", _bool),
-    "LOG_CONTENT": ("log_content", _bool),
-    "TRUSTED_PROXY_COUNT": ("trusted_proxy_count", int),
-    "LOG_FORMAT": ("log_format", lambda raw: raw.strip().lower()),
-    "ALLOWED_ORIGINS": ("allowed_origins", _csv),
-}
-
-
-# Settings of the incumbent (the AWS sample "Bedrock Access Gateway") that this gateway does not
-# use, with what to do instead; named in a warning at start when set.
-INCUMBENT_IGNORED: dict[str, str] = {
-    "TITLE": "API documentation metadata; this gateway serves no /docs page",
-    "SUMMARY": "API documentation metadata; this gateway serves no /docs page",
-    "DESCRIPTION": "API documentation metadata; this gateway serves no /docs page",
-}
-
-
-def ignored_incumbent_settings(environ: Mapping[str, str]) -> dict[str, str]:
-    """{variable: why} for incumbent settings that are set but have no effect here."""
-    return {name: why for name, why in INCUMBENT_IGNORED.items() if environ.get(name)}
-
-
-def as_env(settings: Settings) -> dict[str, Any]:
-    """The settings under their variable names (the keys of GATEWAY_CONFIG_FILE)."""
-    out: dict[str, Any] = {}
-    for name, (attr, _) in _ENV.items():
-        value = getattr(settings, attr)
-        out[name] = ",".join(value) if isinstance(value, tuple) else value
-    out["API_KEY"] = ",".join(settings.api_keys) if settings.api_keys else None
-    return dict(sorted(out.items()))
-
-
-def setting_names() -> list[str]:
-    """Every environment variable the gateway reads (the README table is checked against this)."""
-    return sorted([*_ENV, "API_KEY", "OPENAI_API_KEY", "GATEWAY_CONFIG_FILE"])
-
-
-def _parse(env: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    values: dict[str, Any] = {}
-    errors: list[str] = []
-    for name, (attr, parser) in _ENV.items():
-        if env.get(name) is None:  # absent, or null in the YAML file: the default
-            continue
-        raw = env[name]
-        try:
-            values[attr] = parser(raw if isinstance(raw, str) else _to_text(raw))
-        except ValueError as exc:
-            reason = str(exc) if parser not in (int, float) else f"expected a number, got {raw!r}"
-            errors.append(f"{name}: {reason}")
-    # Several keys may be valid at once (rotation overlap): comma-separated, or a YAML list.
-    keys: list[str] = []
-    for name in ("API_KEY", "OPENAI_API_KEY"):
-        try:
-            keys.extend(_key_list(env.get(name)))
-        except ValueError as exc:
-            errors.append(f"{name}: {exc}")
-    if keys:
-        values["api_keys"] = tuple(dict.fromkeys(keys))
-    return values, errors
-
-
-def _key_list(raw: Any) -> list[str]:
-    """API_KEY as a comma-separated string, or (from the YAML file) a list of strings."""
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        return list(_csv(raw))
-    if isinstance(raw, (list, tuple)) and all(isinstance(k, str) for k in raw):
-        return [k.strip() for k in raw if k.strip()]
-    # Never quote the value: it is meant to be a secret.
-    raise ValueError("must be a string (comma-separated keys) or a YAML list of strings")
-
-
-def _to_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
-def _read_yaml(path: str) -> dict[str, Any]:
-    import yaml  # only when a config file is used
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SettingsError(f"GATEWAY_CONFIG_FILE {path!r} cannot be read: {exc}") from None
-    if not isinstance(data, dict):
-        raise SettingsError(f"GATEWAY_CONFIG_FILE {path!r} must hold a mapping of setting names")
-    values = {str(k).upper(): v for k, v in data.items()}
-    unknown = sorted(set(values) - set(setting_names()) - {"GATEWAY_CONFIG_FILE"})
-    if unknown:  # a typo would otherwise leave a default in force without a word
-        raise SettingsError(f"GATEWAY_CONFIG_FILE {path!r}: unknown setting(s) "
-                            f"{', '.join(unknown)}")
-    return values
-
-
-def replace(settings: Settings, **changes: Any) -> Settings:
-    return dataclasses.replace(settings, **changes)

@@ -6,9 +6,22 @@ Secrets never appear: API keys are replaced by how many there are; other values 
 
 from __future__ import annotations
 
-from bedrock_gateway.settings import Settings, as_env
+from typing import Any
+
+from bedrock_gateway.settings import Settings
+from bedrock_gateway.settings_sources import ENV_FIELDS
 
 REDACTED_SETTINGS = frozenset({"API_KEY"})
+
+
+def as_env(settings: Settings) -> dict[str, Any]:
+    """The settings under their variable names (the keys of GATEWAY_CONFIG_FILE)."""
+    out: dict[str, Any] = {}
+    for name, (attr, _) in ENV_FIELDS.items():
+        value = getattr(settings, attr)
+        out[name] = ",".join(value) if isinstance(value, tuple) else value
+    out["API_KEY"] = ",".join(settings.api_keys) if settings.api_keys else None
+    return dict(sorted(out.items()))
 
 
 def redacted_env(settings: Settings) -> dict[str, object]:
@@ -23,8 +36,8 @@ def effective_config_yaml(settings: Settings) -> str:
     """The effective settings as a YAML file usable as GATEWAY_CONFIG_FILE (minus the secrets)."""
     import yaml  # only for this command
 
-    header = ("# bedrock-gateway effective configuration (defaults, GATEWAY_CONFIG_FILE, env, flags)"
-              "\n# Secrets are redacted; unset settings are null.\n")
+    header = ("# bedrock-gateway effective configuration (defaults, GATEWAY_CONFIG_FILE, env,"
+              " flags)\n# Secrets are redacted; unset settings are null.\n")
     return header + yaml.safe_dump(redacted_env(settings), sort_keys=True,
                                    default_flow_style=False, allow_unicode=True)
 

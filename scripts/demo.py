@@ -90,7 +90,10 @@ Or with the openai SDK:
 
   from openai import OpenAI
   client = OpenAI(base_url="{base}", api_key="{key}")
-  print(client.chat.completions.create(model="anthropic.claude-3-haiku-20240307-v1:0", messages=[{{"role": "user", "content": "Hello!"}}]).choices[0].message.content)
+  reply = client.chat.completions.create(
+      model="anthropic.claude-3-haiku-20240307-v1:0",
+      messages=[{{"role": "user", "content": "Hello!"}}])
+  print(reply.choices[0].message.content)
 
 Press Ctrl-C to stop.
 """, flush=True)

@@ -187,7 +187,8 @@ def _profile_entries(per_region: Mapping[str, RegionListing], order: Sequence[st
         for profile in per_region[region].inference_profile_summaries:
             ptype = profile.get("type", "SYSTEM_DEFINED")
             base = _base_model(profile)
-            if ptype not in wanted or profile.get("status", "ACTIVE") != "ACTIVE" or base not in meta:
+            active = profile.get("status", "ACTIVE") == "ACTIVE"
+            if ptype not in wanted or not active or base not in meta:
                 continue
             key = profile.get("inferenceProfileArn") if ptype == "APPLICATION" \
                 else profile.get("inferenceProfileId")
@@ -297,7 +298,7 @@ class CatalogRefresher:
         results = await asyncio.gather(*(self._fetch_one(r) for r in self._regions),
                                        return_exceptions=True)
         failed = 0
-        for region, result in zip(self._regions, results):
+        for region, result in zip(self._regions, results, strict=True):
             if isinstance(result, BaseException):
                 failed += 1
                 # The type only: messages can carry account ids, ARNs or endpoint details.

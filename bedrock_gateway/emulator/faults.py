@@ -1,7 +1,8 @@
 """Fault rules, set through the control API, applied per request by region, operation and model.
 
 A rule (JSON): `{"region": "us-east-1" | "*", "operation": "converse" | "converse-stream" |
-"invoke" | "invoke-stream" | "count-tokens" | "list-foundation-models" | "list-inference-profiles" | "*",
+"invoke" | "invoke-stream" | "count-tokens" | "list-foundation-models" |
+"list-inference-profiles" | "*",
 "model": optional id (matches the id as requested or the foundation model it reaches),
 "contains": optional text the raw request body must contain (lets one request, marked in its
 prompt, meet a fault in one region only), and effects: "error": PascalCase code (pre-stream error

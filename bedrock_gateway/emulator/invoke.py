@@ -1,9 +1,10 @@
 """Text and image models through InvokeModel / InvokeModelWithResponseStream.
 
-Pure. A native body (Anthropic Messages, read by `anthropic.read_anthropic_body`, Amazon Nova `messages-v1`, or the `prompt` bodies of
-Meta, Mistral and DeepSeek) is read as a Converse request (`to_converse`), answered by the same
-`plan_reply`, and the `Reply` is written back in the provider's native response shape
-(`invoke_body`) or as the JSON documents of the stream's `chunk` events (`invoke_chunks`).
+Pure. A native body (Anthropic Messages, read by `anthropic.read_anthropic_body`, Amazon Nova
+`messages-v1`, or the `prompt` bodies of Meta, Mistral and DeepSeek) is read as a Converse
+request (`to_converse`), answered by the same `plan_reply`, and the `Reply` is written back in
+the provider's native response shape (`invoke_body`) or as the JSON documents of the stream's
+`chunk` events (`invoke_chunks`).
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ schema asked for by `outputConfig`, then the echo formula of `script.reply_chunk
 `maxTokens` smaller than its chunk count truncates it (stop `max_tokens`).
 
 Usage: `inputTokens` counts the words of every input text (system, text blocks, tool inputs and
-results; `[[emu ...]]` directives excluded); `outputTokens` counts the content deltas the reply streams (text
-chunks, reasoning-text chunks, tool-input fragments); `totalTokens` is input + output + cache
-read + cache write.
+results; `[[emu ...]]` directives excluded); `outputTokens` counts the content deltas the reply
+streams (text chunks, reasoning-text chunks, tool-input fragments); `totalTokens` is input +
+output + cache read + cache write.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ def _tool_results(messages: list[Mapping[str, Any]]) -> list[str] | None:
     texts = []
     for block in blocks:
         for item in (block.get("toolResult") or {}).get("content") or ():
-            texts.append(item["text"] if "text" in item else orjson.dumps(item.get("json")).decode())
+            texts.append(item["text"] if "text" in item
+                         else orjson.dumps(item.get("json")).decode())
     return texts
 
 

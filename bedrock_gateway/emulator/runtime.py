@@ -20,7 +20,12 @@ from aiohttp import web
 from bedrock_gateway.emulator.anthropic import anthropic_summary, count_input_tokens
 from bedrock_gateway.emulator.config import CONFIG, FAULTS, STATS
 from bedrock_gateway.emulator.emulated_embeddings import embed
-from bedrock_gateway.emulator.emulated_errors import EmulatorError, pascal_case, stream_message, validation
+from bedrock_gateway.emulator.emulated_errors import (
+    EmulatorError,
+    pascal_case,
+    stream_message,
+    validation,
+)
 from bedrock_gateway.emulator.eventstream_encoder import encode_exception
 from bedrock_gateway.emulator.faults import Effects
 from bedrock_gateway.emulator.invoke import (
@@ -31,7 +36,12 @@ from bedrock_gateway.emulator.invoke import (
     provider,
     to_converse,
 )
-from bedrock_gateway.emulator.render import converse_body, converse_events, converse_frames, planned_latency_ms
+from bedrock_gateway.emulator.render import (
+    converse_body,
+    converse_events,
+    converse_frames,
+    planned_latency_ms,
+)
 from bedrock_gateway.emulator.reply import Pacing, Reply, plan_reply
 from bedrock_gateway.emulator.stats import converse_summary
 from bedrock_gateway.emulator.validate import (

@@ -66,7 +66,7 @@ class InterChunkHistogram(Collector):
         family = HistogramMetricFamily(self._name, self._doc, labels=["model"])
         for model, counts, total in snapshot:
             cumulative, buckets = 0, []
-            for le, n in zip(self._le, counts):
+            for le, n in zip(self._le, counts, strict=True):
                 cumulative += n
                 buckets.append((le, cumulative))
             family.add_metric([model], buckets, total)

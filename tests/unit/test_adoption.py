@@ -11,7 +11,8 @@ from pathlib import Path
 from prometheus_client import generate_latest
 
 import bedrock_gateway
-from bedrock_gateway.settings import INCUMBENT_IGNORED, setting_names
+from bedrock_gateway.settings import setting_names
+from bedrock_gateway.settings_sources import INCUMBENT_IGNORED
 from bedrock_gateway.telemetry.metrics import GatewayMetrics
 
 ROOT = Path(__file__).resolve().parents[2]

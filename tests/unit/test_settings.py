@@ -144,9 +144,9 @@ def test_each_bad_value_is_refused_naming_the_setting(name, raw, message):
 def test_every_numeric_setting_has_a_range_rule():
     import dataclasses
 
-    from bedrock_gateway import settings as module
+    from bedrock_gateway.settings_ranges import RANGE_RULES
 
-    ruled = {name for name, _, _ in module._RANGES}
+    ruled = {name for name, _, _ in RANGE_RULES}
     numeric = {f.name.upper() for f in dataclasses.fields(Settings)
                if f.type in ("int", "float")}
     assert numeric == ruled
