@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from bedrock_gateway.telemetry.metrics import _Bounded
+from bedrock_gateway.telemetry.metrics import BoundedLabel
 
 KEY_OUTCOMES = ("ok", "revoked", "rpm", "tpm", "budget_day", "budget_month", "budget_usd",
                 "streams", "model_not_allowed", "fail_open", "unavailable")
@@ -17,9 +17,9 @@ KEY_OUTCOMES = ("ok", "revoked", "rpm", "tpm", "budget_day", "budget_month", "bu
 
 class KeyMetrics:
     def __init__(self, registry: CollectorRegistry, top_n: int, redis: bool) -> None:
-        self._key = _Bounded(top_n)
-        self._team = _Bounded(top_n)
-        self._operation = _Bounded(16)
+        self._key = BoundedLabel(top_n)
+        self._team = BoundedLabel(top_n)
+        self._operation = BoundedLabel(16)
         self.requests = Counter(
             "bedrock_gateway_key_requests_total",
             "Requests of virtual and static keys by limiter outcome (ok = admitted).",

@@ -51,7 +51,7 @@ NONE = "none"
 _LABEL_VALUE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
-class _Bounded:
+class BoundedLabel:
     """Admits the first `limit` distinct well-formed values of one label; the rest are `other`."""
 
     __slots__ = ("_limit", "_seen")
@@ -89,10 +89,10 @@ class GatewayMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self._known_models: frozenset[str] = frozenset()
-        self._region = _Bounded(32)
-        self._operation = _Bounded(16)
-        self._error_code = _Bounded(64)
-        self._failover_reason = _Bounded(16)
+        self._region = BoundedLabel(32)
+        self._operation = BoundedLabel(16)
+        self._error_code = BoundedLabel(64)
+        self._failover_reason = BoundedLabel(16)
 
         self.build_info = Gauge(
             "bedrock_gateway_build_info", "Build information.",

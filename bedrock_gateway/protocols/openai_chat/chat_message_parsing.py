@@ -7,10 +7,10 @@ from typing import Any
 import orjson
 
 from bedrock_gateway.protocols.openai_chat.chat_fields import (
-    _invalid,
-    _obj,
-    _opt_str,
-    _string,
+    field_error,
+    object_field,
+    optional_string,
+    required_string,
 )
 from bedrock_gateway.protocols.openai_chat.chat_types import (
     TOOL_NAME,
@@ -26,19 +26,19 @@ from bedrock_gateway.protocols.openai_chat.chat_types import (
 def _image_part(part: dict, p: str) -> ImagePart:
     image = part.get("image_url")
     url = image.get("url") if isinstance(image, dict) else image  # some clients send a string
-    url = _string(url, f"{p}.image_url.url")
+    url = required_string(url, f"{p}.image_url.url")
     if not url[:8].lower().startswith(("data:", "http://", "https://")):
-        raise _invalid("Image URLs must be data:, http: or https: URLs.", f"{p}.image_url.url")
+        raise field_error("Image URLs must be data:, http: or https: URLs.", f"{p}.image_url.url")
     return ImagePart(url)
 
 
 def _file_part(part: dict, p: str) -> FilePart:
-    file = _obj(part.get("file"), f"{p}.file")
+    file = object_field(part.get("file"), f"{p}.file")
     if file.get("file_id") is not None and file.get("file_data") is None:
-        raise _invalid("Uploaded files ('file_id') are not supported; send 'file_data'.",
-                       f"{p}.file.file_id")
-    return FilePart(_string(file.get("file_data"), f"{p}.file.file_data"),
-                    _opt_str(file.get("filename"), f"{p}.file.filename"))
+        raise field_error("Uploaded files ('file_id') are not supported; send 'file_data'.",
+                          f"{p}.file.file_id")
+    return FilePart(required_string(file.get("file_data"), f"{p}.file.file_data"),
+                    optional_string(file.get("filename"), f"{p}.file.filename"))
 
 
 def _parts(content: object, param: str, *, media: bool = False, refusal: bool = False) -> tuple:
@@ -47,24 +47,24 @@ def _parts(content: object, param: str, *, media: bool = False, refusal: bool = 
     if isinstance(content, str):
         return (TextPart(content),)
     if not isinstance(content, list):
-        raise _invalid(f"'{param}' must be a string or an array of content parts.", param)
+        raise field_error(f"'{param}' must be a string or an array of content parts.", param)
     parts: list[ContentPart] = []
     for j, part in enumerate(content):
         p = f"{param}[{j}]"
-        kind = _obj(part, p).get("type")
+        kind = object_field(part, p).get("type")
         if kind == "text" or (refusal and kind == "refusal"):
-            parts.append(TextPart(_string(part.get(kind), f"{p}.{kind}", empty_ok=True)))
+            parts.append(TextPart(required_string(part.get(kind), f"{p}.{kind}", empty_ok=True)))
         elif not media:
-            raise _invalid(f"Content part type {kind!r} is not allowed here, only text.",
-                           f"{p}.type")
+            raise field_error(f"Content part type {kind!r} is not allowed here, only text.",
+                              f"{p}.type")
         elif kind == "image_url":
             parts.append(_image_part(part, p))
         elif kind == "file":
             parts.append(_file_part(part, p))
         elif kind == "input_audio":
-            raise _invalid("Audio input is not supported by this gateway.", p)
+            raise field_error("Audio input is not supported by this gateway.", p)
         else:
-            raise _invalid(f"Unknown content part type {kind!r}.", f"{p}.type")
+            raise field_error(f"Unknown content part type {kind!r}.", f"{p}.type")
     return tuple(parts)
 
 
@@ -72,21 +72,21 @@ def _arguments(raw: object, param: str) -> Any:
     if isinstance(raw, dict):  # lenient: some clients send the object itself
         return raw
     if not isinstance(raw, str):
-        raise _invalid(f"'{param}' must be a JSON string.", param)
+        raise field_error(f"'{param}' must be a JSON string.", param)
     if not raw.strip():
         return {}
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise _invalid(f"'{param}' is not valid JSON.", param) from None
+        raise field_error(f"'{param}' is not valid JSON.", param) from None
     if not isinstance(value, dict):
-        raise _invalid(f"'{param}' must encode a JSON object.", param)
+        raise field_error(f"'{param}' must encode a JSON object.", param)
     return value
 
 
-def _tool_name(value: object, param: str) -> str:
+def parse_tool_name(value: object, param: str) -> str:
     if not isinstance(value, str) or not TOOL_NAME.fullmatch(value):
-        raise _invalid(f"'{param}' must be 1-64 characters of a-z, A-Z, 0-9, '_' or '-'.", param)
+        raise field_error(f"'{param}' must be 1-64 characters of a-z, A-Z, 0-9, '_' or '-'.", param)
     return value
 
 
@@ -94,16 +94,16 @@ def _tool_calls(raw: object, param: str) -> tuple[ToolCall, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise _invalid(f"'{param}' must be an array.", param)
+        raise field_error(f"'{param}' must be an array.", param)
     calls = []
     for j, call in enumerate(raw):
         p = f"{param}[{j}]"
-        call = _obj(call, p)
+        call = object_field(call, p)
         if call.get("type", "function") != "function":
-            raise _invalid("Only tool calls of type 'function' are supported.", f"{p}.type")
-        call_id = _string(call.get("id"), f"{p}.id")
-        fn = _obj(call.get("function"), f"{p}.function")
-        name = _tool_name(fn.get("name"), f"{p}.function.name")
+            raise field_error("Only tool calls of type 'function' are supported.", f"{p}.type")
+        call_id = required_string(call.get("id"), f"{p}.id")
+        fn = object_field(call.get("function"), f"{p}.function")
+        name = parse_tool_name(fn.get("name"), f"{p}.function.name")
         calls.append(ToolCall(call_id, name,
                               _arguments(fn.get("arguments"), f"{p}.function.arguments")))
     return tuple(calls)
@@ -120,19 +120,19 @@ class _Calls:
     def check_answered(self) -> None:
         if self.waiting:
             param = next(iter(self.waiting.values()))
-            raise _invalid("An assistant message with 'tool_calls' must be followed by tool "
-                           "messages answering each call.", param)
+            raise field_error("An assistant message with 'tool_calls' must be followed by tool "
+                              "messages answering each call.", param)
 
 
 def _parse_message(raw: object, i: int, calls: _Calls) -> Message:
     p = f"messages[{i}]"
-    raw = _obj(raw, p)
+    raw = object_field(raw, p)
     role = raw.get("role")
     content = raw.get("content")
     if role not in ("tool", "function"):
         calls.check_answered()
     if role in ("system", "developer", "user", "tool") and content is None:
-        raise _invalid(f"'{p}.content' is required for {role} messages.", f"{p}.content")
+        raise field_error(f"'{p}.content' is required for {role} messages.", f"{p}.content")
     if role in ("system", "developer"):
         return Message(role, _parts(content, f"{p}.content"), i)
     if role == "user":
@@ -141,8 +141,8 @@ def _parse_message(raw: object, i: int, calls: _Calls) -> Message:
         tool_calls = _tool_calls(raw.get("tool_calls"), f"{p}.tool_calls")
         legacy = raw.get("function_call")
         if legacy is not None and not tool_calls:
-            fn = _obj(legacy, f"{p}.function_call")
-            name = _tool_name(fn.get("name"), f"{p}.function_call.name")
+            fn = object_field(legacy, f"{p}.function_call")
+            name = parse_tool_name(fn.get("name"), f"{p}.function_call.name")
             call_id = f"call_fn_{i}"
             tool_calls = (ToolCall(call_id, name, _arguments(fn.get("arguments"),
                                                              f"{p}.function_call.arguments")),)
@@ -150,8 +150,8 @@ def _parse_message(raw: object, i: int, calls: _Calls) -> Message:
         if content is None:
             content = raw.get("refusal")
         if content is None and not tool_calls:
-            raise _invalid(f"'{p}.content' is required unless 'tool_calls' is given.",
-                           f"{p}.content")
+            raise field_error(f"'{p}.content' is required unless 'tool_calls' is given.",
+                              f"{p}.content")
         parts = () if content is None else _parts(content, f"{p}.content", refusal=True)
         for j, call in enumerate(tool_calls):
             calls.known.add(call.id)
@@ -160,8 +160,8 @@ def _parse_message(raw: object, i: int, calls: _Calls) -> Message:
     if role == "tool":
         call_id = raw.get("tool_call_id")
         if not isinstance(call_id, str) or call_id not in calls.known:
-            raise _invalid("'tool_call_id' does not match any earlier assistant tool call.",
-                           f"{p}.tool_call_id")
+            raise field_error("'tool_call_id' does not match any earlier assistant tool call.",
+                              f"{p}.tool_call_id")
         calls.waiting.pop(call_id, None)
         return Message("tool", _parts(content, f"{p}.content"), i, tool_call_id=call_id,
                        content_is_string=isinstance(content, str))
@@ -169,24 +169,24 @@ def _parse_message(raw: object, i: int, calls: _Calls) -> Message:
         name = raw.get("name")
         pending = calls.legacy.get(name) if isinstance(name, str) else None
         if not pending:
-            raise _invalid("This function message answers no earlier 'function_call'.",
-                           f"{p}.name")
+            raise field_error("This function message answers no earlier 'function_call'.",
+                              f"{p}.name")
         call_id = pending.pop(0)
         calls.waiting.pop(call_id, None)
         text = "" if content is None else content
         return Message("tool", _parts(text, f"{p}.content"), i, tool_call_id=call_id,
                        content_is_string=isinstance(text, str))
-    raise _invalid(f"Unknown role {role!r}; expected system, developer, user, assistant or tool.",
-                   f"{p}.role")
+    raise field_error(f"Unknown role {role!r}; expected system, developer, user, assistant or "
+                      "tool.", f"{p}.role")
 
 
-def _parse_messages(value: object) -> tuple[Message, ...]:
+def parse_messages(value: object) -> tuple[Message, ...]:
     if value is None:
-        raise _invalid("'messages' is required.", "messages")
+        raise field_error("'messages' is required.", "messages")
     if not isinstance(value, list):
-        raise _invalid("'messages' must be an array.", "messages")
+        raise field_error("'messages' must be an array.", "messages")
     if not value:
-        raise _invalid("'messages' must contain at least one message.", "messages")
+        raise field_error("'messages' must contain at least one message.", "messages")
     calls = _Calls()
     messages = tuple(_parse_message(raw, i, calls) for i, raw in enumerate(value))
     calls.check_answered()

@@ -25,7 +25,7 @@ def invalid(message: str, param: str, code: str = "invalid_value") -> InvalidReq
     return InvalidRequestError(message, param=param, code=code)
 
 
-def _obj(value: object, param: str) -> dict:
+def object_field(value: object, param: str) -> dict:
     if not isinstance(value, dict):
         raise invalid(f"'{param}' must be an object.", param)
     return value
@@ -37,7 +37,7 @@ def _str(value: object, param: str, *, empty_ok: bool = True) -> str:
     return value
 
 
-def _opt_str(value: object, param: str) -> str | None:
+def optional_string(value: object, param: str) -> str | None:
     return None if value is None else _str(value, param)
 
 
@@ -59,7 +59,7 @@ def _file_part(part: dict, p: str) -> dict:
                           f"{p}.{field}", "unsupported_parameter")
     data = _str(part.get("file_data"), f"{p}.file_data", empty_ok=False)
     return {"type": "input_file", "file_data": data,
-            "filename": _opt_str(part.get("filename"), f"{p}.filename")}
+            "filename": optional_string(part.get("filename"), f"{p}.filename")}
 
 
 def content_parts(content: object, param: str, *, media: bool) -> list[dict]:
@@ -71,7 +71,7 @@ def content_parts(content: object, param: str, *, media: bool) -> list[dict]:
     parts = []
     for j, part in enumerate(content):
         p = f"{param}[{j}]"
-        kind = _obj(part, p).get("type")
+        kind = object_field(part, p).get("type")
         if kind in _TEXT_PARTS:
             key = "refusal" if kind == "refusal" else "text"
             parts.append({"type": kind, "text": _str(part.get(key), f"{p}.{key}")})
@@ -118,7 +118,7 @@ def _call(item: dict, p: str, kind: str) -> dict:
         call["arguments"] = _arguments_text(item.get("arguments", ""), f"{p}.arguments")
     else:
         call["input"] = _str(item.get("input", ""), f"{p}.input")
-    namespace = _opt_str(item.get("namespace"), f"{p}.namespace")
+    namespace = optional_string(item.get("namespace"), f"{p}.namespace")
     if namespace:
         call["namespace"] = namespace
     return call
@@ -143,7 +143,7 @@ def _reasoning(item: dict, p: str) -> dict:
                     "summary": content_parts(summary, f"{p}.summary", media=False)}
     if item.get("content"):
         normal["content"] = content_parts(item["content"], f"{p}.content", media=False)
-    sealed = _opt_str(item.get("encrypted_content"), f"{p}.encrypted_content")
+    sealed = optional_string(item.get("encrypted_content"), f"{p}.encrypted_content")
     if sealed:
         normal["encrypted_content"] = sealed
     return normal
@@ -161,7 +161,7 @@ def parse_input(value: object) -> list[dict]:
     items = []
     for i, raw in enumerate(value):
         p = f"input[{i}]"
-        item = _obj(raw, p)
+        item = object_field(raw, p)
         kind = item.get("type", "message")
         if kind == "message":
             items.append(_message(item, p))

@@ -15,8 +15,8 @@ import math
 from bedrock_gateway.protocols.openai_chat import ResponseFormat, Tool, ToolChoice
 from bedrock_gateway.protocols.openai_chat.chat_types import TOOL_NAME
 from bedrock_gateway.protocols.openai_responses.responses_items import (
-    _obj,
-    _opt_str,
+    object_field,
+    optional_string,
     invalid,
     parse_input,
 )
@@ -95,11 +95,11 @@ class _ToolSet:
         bedrock = bedrock_tool_name(name, namespace)
         if bedrock in self.refs:
             raise invalid(f"Tool name {name!r} is used twice.", f"{p}.name")
-        description = _opt_str(tool.get("description"), f"{p}.description")
+        description = optional_string(tool.get("description"), f"{p}.description")
         if kind == "function":
             params = tool.get("parameters")
             params = {"type": "object", "properties": {}} if params is None else \
-                _obj(params, f"{p}.parameters")
+                object_field(params, f"{p}.parameters")
             self.tools.append(Tool(bedrock, description, params,
                                    bool(_opt_bool(tool.get("strict"), f"{p}.strict"))))
             self.refs[bedrock] = ToolRef("function", name, namespace)
@@ -119,7 +119,7 @@ def _parse_tools(raw: object, reject_hosted: bool) -> _ToolSet:
         raise invalid("'tools' must be an array.", "tools")
     for i, item in enumerate(raw):
         p = f"tools[{i}]"
-        kind = _obj(item, p).get("type", "function")
+        kind = object_field(item, p).get("type", "function")
         if kind in ("function", "custom"):
             tools.add(item, p, None)
         elif kind == "namespace":
@@ -131,7 +131,7 @@ def _parse_tools(raw: object, reject_hosted: bool) -> _ToolSet:
                 raise invalid(f"'{p}.tools' must be an array.", f"{p}.tools")
             for j, tool in enumerate(inner):
                 q = f"{p}.tools[{j}]"
-                if _obj(tool, q).get("type", "function") not in ("function", "custom"):
+                if object_field(tool, q).get("type", "function") not in ("function", "custom"):
                     raise invalid("A namespace holds function and custom tools only.",
                                   f"{q}.type")
                 tools.add(tool, q, namespace)
@@ -155,7 +155,7 @@ def _parse_tool_choice(raw: object, tools: _ToolSet) -> ToolChoice | None:
         if raw == "required" and not tools.tools:
             return None  # only hosted tools were offered: nothing to force
         return ToolChoice(raw)  # type: ignore[arg-type]
-    raw = _obj(raw, "tool_choice")
+    raw = object_field(raw, "tool_choice")
     kind = raw.get("type")
     if kind == "allowed_tools":
         mode = raw.get("mode", "auto")
@@ -173,10 +173,10 @@ def _parse_tool_choice(raw: object, tools: _ToolSet) -> ToolChoice | None:
 def _parse_text_format(raw: object) -> ResponseFormat | None:
     if raw is None:
         return None
-    fmt = _obj(raw, "text").get("format")
+    fmt = object_field(raw, "text").get("format")
     if fmt is None:
         return None
-    kind = _obj(fmt, "text.format").get("type")
+    kind = object_field(fmt, "text.format").get("type")
     if kind in ("text", "json_object"):
         return ResponseFormat(kind)
     if kind != "json_schema":
@@ -187,16 +187,16 @@ def _parse_text_format(raw: object) -> ResponseFormat | None:
         raise invalid("'text.format.name' must be 1-64 characters of a-z, A-Z, 0-9, '_' or '-'.",
                       "text.format.name")
     schema = fmt.get("schema")
-    schema = {"type": "object"} if schema is None else _obj(schema, "text.format.schema")
+    schema = {"type": "object"} if schema is None else object_field(schema, "text.format.schema")
     return ResponseFormat("json_schema", name,
-                          _opt_str(fmt.get("description"), "text.format.description"), schema,
-                          bool(_opt_bool(fmt.get("strict"), "text.format.strict")))
+                          optional_string(fmt.get("description"), "text.format.description"),
+                          schema, bool(_opt_bool(fmt.get("strict"), "text.format.strict")))
 
 
 def _parse_reasoning(raw: object) -> tuple[str | None, str | None]:
     if raw is None:
         return None, None
-    raw = _obj(raw, "reasoning")
+    raw = object_field(raw, "reasoning")
     effort = raw.get("effort")
     if effort is not None and effort not in EFFORTS:
         raise invalid(f"'reasoning.effort' must be one of {', '.join(EFFORTS)}.",
@@ -211,7 +211,7 @@ def _parse_reasoning(raw: object) -> tuple[str | None, str | None]:
 def _parse_metadata(raw: object) -> dict:
     if raw is None:
         return {}
-    raw = _obj(raw, "metadata")
+    raw = object_field(raw, "metadata")
     if len(raw) > 16:
         raise invalid("'metadata' may hold at most 16 entries.", "metadata")
     for key, value in raw.items():
@@ -235,16 +235,16 @@ def _parse_include(raw: object) -> tuple[str, ...]:
 def parse_responses_request(body: object, *, reject_hosted_tools: bool = False
                             ) -> ResponsesRequest:
     """Validate a decoded JSON body; unknown fields are ignored (clients send many)."""
-    body = _obj(body, "body")
+    body = object_field(body, "body")
     for name, message in _UNSUPPORTED.items():
         if body.get(name):
             raise invalid(message, name, "unsupported_parameter")
-    model = _opt_str(body.get("model"), "model") or None
+    model = optional_string(body.get("model"), "model") or None
     tools = _parse_tools(body.get("tools"), reject_hosted_tools)
     effort, summary = _parse_reasoning(body.get("reasoning"))
     store = _opt_bool(body.get("store"), "store")
-    instructions = _opt_str(body.get("instructions"), "instructions")
-    previous = _opt_str(body.get("previous_response_id"), "previous_response_id") or None
+    instructions = optional_string(body.get("instructions"), "instructions")
+    previous = optional_string(body.get("previous_response_id"), "previous_response_id") or None
     max_output = _opt_int(body.get("max_output_tokens"), "max_output_tokens", 1)
     temperature = _opt_num(body.get("temperature"), "temperature", 0.0, 2.0)
     top_p = _opt_num(body.get("top_p"), "top_p", 0.0, 1.0)
@@ -255,7 +255,7 @@ def parse_responses_request(body: object, *, reject_hosted_tools: bool = False
     if truncation not in ("auto", "disabled"):
         raise invalid("'truncation' must be auto or disabled.", "truncation")
     for name in ("user", "safety_identifier", "prompt_cache_key", "service_tier"):
-        _opt_str(body.get(name), name)
+        optional_string(body.get(name), name)
     _opt_int(body.get("max_tool_calls"), "max_tool_calls", 1)
     _opt_int(body.get("top_logprobs"), "top_logprobs", 0)
     tool_choice = _parse_tool_choice(body.get("tool_choice"), tools)
