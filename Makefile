@@ -50,13 +50,13 @@ demo-observability: venv tools ## the demo plus a Prometheus server with the ale
 run: venv ## gateway on real Amazon Bedrock (standard AWS credential chain)
 	$(BIN)/python -m bedrock_gateway --port $(PORT)
 
-lint: venv ## import-linter contracts and ruff
+lint: venv ## import-linter contracts, ruff (every Python tree) and mypy (the package)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check bedrock_gateway tests scripts bench
+	$(BIN)/mypy
 
-test: venv tools installed ## the whole test suite (what CI runs), e2e against the pip-installed gateway
+test: venv tools installed lint ## the whole test suite (what CI runs): lint, then e2e against the pip-installed gateway
 	$(BIN)/python -m pip check
-	$(BIN)/lint-imports
 	BEDROCK_GATEWAY_TEST_PYTHON=$(CURDIR)/$(INSTALLED)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: venv ## the unit tests only
@@ -81,7 +81,7 @@ lock: venv ## recompile requirements/lock.txt and dev-lock.txt (UPGRADE=1 to mov
 	$(BIN)/python scripts/lock.py
 
 clean: ## remove the virtualenv, bench results and build leftovers
-	rm -rf $(VENV) $(INSTALLED) bench-results .pytest_cache *.egg-info
+	rm -rf $(VENV) $(INSTALLED) bench-results .pytest_cache .mypy_cache .ruff_cache *.egg-info
 
 # Regenerate k8s/base/prometheusrule.yaml and the dashboard copy from config/ (the one source).
 k8s-rules: venv ## regenerate the PrometheusRule and dashboard ConfigMap file; RUNBOOK_BASE_URL=... relinks runbooks

@@ -28,12 +28,13 @@ from bedrock_gateway.bedrock.listing import fetch_region_listing
 from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
 from bedrock_gateway.server import app_state
+from bedrock_gateway.server.byte_budget import ByteBudget
 from bedrock_gateway.server.cors import Cors
 from bedrock_gateway.server.images import ImageFetcher
 from bedrock_gateway.server.key_access import add_rate_headers
 from bedrock_gateway.server.keys_setup import key_service_ctx, redis_ctx
 from bedrock_gateway.server.lifecycle import Lifecycle
-from bedrock_gateway.server.limits import ByteBudget, limits_middleware
+from bedrock_gateway.server.limits import limits_middleware
 from bedrock_gateway.server.middlewares import auth_middleware, error_middleware
 from bedrock_gateway.server.protocol import set_server_header
 from bedrock_gateway.server.responses_setup import responses_ctx

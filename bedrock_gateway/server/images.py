@@ -29,7 +29,7 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from bedrock_gateway.errors import GatewayError, InvalidRequestError
-from bedrock_gateway.server.limits import ByteBudget, Holdings
+from bedrock_gateway.server.byte_budget import ByteBudget, Holdings
 
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
                  "image/gif": "gif", "image/webp": "webp"}
