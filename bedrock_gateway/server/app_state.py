@@ -16,7 +16,7 @@ from bedrock_gateway.bedrock.clients import AioSession
 from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.protocols.openai_responses import ReasoningSealer
 from bedrock_gateway.server.byte_budget import ByteBudget
-from bedrock_gateway.server.images import ImageFetcher
+from bedrock_gateway.server.image_fetch import ImageFetcher
 from bedrock_gateway.server.key_access import KeyService
 from bedrock_gateway.server.lifecycle import Lifecycle
 from bedrock_gateway.server.request_telemetry import Telemetry

@@ -63,7 +63,7 @@ class _ToolIds:
 
 
 def _text_blocks(message: Message) -> list[dict]:
-    return [{"text": p.text} for p in message.content if type(p) is TextPart and p.text.strip()]
+    return [{"text": p.text} for p in message.content if isinstance(p, TextPart) and p.text.strip()]
 
 
 def _user_blocks(message: Message, caps: ModelCapabilities, fetched: Mapping,
@@ -90,7 +90,7 @@ def _user_blocks(message: Message, caps: ModelCapabilities, fetched: Mapping,
 
 
 def _tool_result_content(message: Message) -> list[dict]:
-    texts = [p.text for p in message.content if type(p) is TextPart]
+    texts = [p.text for p in message.content if isinstance(p, TextPart)]
     if message.content_is_string and texts:
         text = texts[0].strip()
         if text[:1] in ("{", "["):  # only then is it worth trying: a JSON result stays structured

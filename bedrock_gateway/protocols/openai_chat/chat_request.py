@@ -229,7 +229,7 @@ def remote_image_urls(req: ChatRequest) -> dict[str, str]:
     urls: dict[str, str] = {}
     for message in req.messages:
         for j, part in enumerate(message.content):
-            if type(part) is ImagePart and part.url[:5].lower() != "data:":
+            if isinstance(part, ImagePart) and part.url[:5].lower() != "data:":
                 urls.setdefault(part.url,
                                 f"messages[{message.index}].content[{j}].image_url.url")
     return urls

@@ -151,7 +151,7 @@ class _Builder:
                                          content_is_string=True))
             return
         texts = tuple(TextPart(p["text"]) for p in output if "text" in p)
-        media = tuple(p for p in _parts(output) if type(p) is not TextPart)
+        media = tuple(p for p in _parts(output) if not isinstance(p, TextPart))
         self.messages.append(Message("tool", texts, pos, tool_call_id=call_id))
         if media:  # Bedrock tool results hold text: images and files follow as user content
             self.messages.append(Message("user", media, pos))
