@@ -188,7 +188,7 @@ def _profile_entries(per_region: Mapping[str, RegionListing], order: Sequence[st
             ptype = profile.get("type", "SYSTEM_DEFINED")
             base = _base_model(profile)
             active = profile.get("status", "ACTIVE") == "ACTIVE"
-            if ptype not in wanted or not active or base not in meta:
+            if ptype not in wanted or not active or base is None or base not in meta:
                 continue
             key = profile.get("inferenceProfileArn") if ptype == "APPLICATION" \
                 else profile.get("inferenceProfileId")

@@ -68,7 +68,7 @@ def split_data_url(url: str, param: str) -> tuple[str, str]:
     return fields[0].strip().lower(), payload
 
 
-def sniff_image_format(data: bytes) -> str | None:
+def sniff_image_format(data: bytes | bytearray) -> str | None:
     """The format the magic bytes say: clients often label a JPEG as PNG, which Bedrock rejects."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"

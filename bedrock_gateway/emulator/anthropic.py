@@ -147,6 +147,10 @@ def count_input_tokens(body: Mapping[str, Any]) -> int:
     return input_tokens(read_anthropic_body(body))
 
 
+def _block_kinds(content: Any) -> list[str]:
+    return [_kind(b) for b in content] if isinstance(content, list) else ["text"]
+
+
 def _kind(block: Any) -> str:
     if not isinstance(block, Mapping):
         return type(block).__name__
@@ -167,13 +171,14 @@ def anthropic_summary(body: Any) -> dict[str, Any] | None:
     tool_choice — never the texts."""
     if not isinstance(body, Mapping):
         return None
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        messages = []
     return {
         "fields": sorted(map(str, body)),
         "anthropic_beta": body.get("anthropic_beta"),
         "anthropic_version": body.get("anthropic_version"),
-        "messages": [{"role": m.get("role"), "blocks": [_kind(b) for b in m.get("content")]
-                      if isinstance(m.get("content"), list) else ["text"]}
+        "messages": [{"role": m.get("role"), "blocks": _block_kinds(m.get("content"))}
                      for m in messages if isinstance(m, Mapping)],
         "tools": [t.get("name") for t in body.get("tools") or () if isinstance(t, Mapping)],
         "tool_choice": body.get("tool_choice"),

@@ -222,7 +222,7 @@ def example_from_schema(schema: Any, _root: Any = None, _depth: int = 0) -> Any:
         return [example_from_schema(schema.get("items", {}), root, _depth + 1)
                 for _ in range(count)]
     if kind in ("integer", "number"):
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+        low = schema["minimum"] if "minimum" in schema else schema.get("exclusiveMinimum", 0)
         value = low + (1 if "exclusiveMinimum" in schema and "minimum" not in schema else 0)
         if "maximum" in schema and value > schema["maximum"]:
             value = schema["maximum"]

@@ -156,12 +156,12 @@ class MemoryLimiter:
         self._tokens[kid] += estimate
         self._spent[(kid, windows.day)] += estimate
         self._spent[(kid, windows.month)] += estimate
-        lease = None
+        stream_lease = None
         if stream:
-            lease = new_lease()
-            leases[lease] = now + self._lease_s
+            stream_lease = new_lease()
+            leases[stream_lease] = now + self._lease_s
         return Decision(OK, key.limits, self._requests[kid], self._tokens[kid], windows.reset_s,
-                        Reservation(kid, estimate, lease, windows))
+                        Reservation(kid, estimate, stream_lease, windows))
 
     async def settle(self, reservation: Reservation, usage: Usage | None) -> None:
         kid, windows = reservation.key_id, reservation.windows

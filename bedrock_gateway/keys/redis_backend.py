@@ -19,9 +19,10 @@ reported through `health(operation, ok)`, which also sees every success (the up 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -246,7 +247,8 @@ class RedisKeys:
     async def flush(self) -> None:
         await self._pipeline.flush()
 
-    async def usage(self, key_id: str, days: list[str]) -> list[dict]:
+    # Below `def list`, `list` in this class names that method: the builtin is spelled out.
+    async def usage(self, key_id: str, days: Sequence[str]) -> builtins.list[dict]:
         pipe = self._client.pipeline(transaction=False)
         for day in days:
             pipe.hgetall(_k(key_id, f"usage:{day}"))

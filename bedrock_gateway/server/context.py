@@ -8,9 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-REQUEST_CONTEXT = web.RequestKey("request_context", "RequestContext")
-
-
 @dataclass(slots=True)
 class RequestContext:
     request_id: str
@@ -47,6 +44,9 @@ class RequestContext:
         details = usage.get("prompt_tokens_details") or {}
         self.cache_read = int(details.get("cached_tokens") or 0)
         self.cache_write = int(details.get("cache_write_tokens") or 0)
+
+
+REQUEST_CONTEXT = web.RequestKey("request_context", RequestContext)
 
 
 def request_context(request: web.Request) -> RequestContext:

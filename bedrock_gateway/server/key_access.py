@@ -39,9 +39,7 @@ from bedrock_gateway.telemetry.key_metrics import KeyMetrics
 
 log = logging.getLogger(__name__)
 
-PRINCIPAL = web.RequestKey("principal", "Principal")
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
-TICKET = web.RequestKey("key_ticket", "Ticket")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +47,9 @@ class Principal:
     key_id: str
     team: str | None = None
     record: VirtualKey | None = None  # None: a static key (unlimited)
+
+
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 _MESSAGES = {
@@ -122,6 +123,7 @@ class Ticket:
         service.settle(self._principal, self._reservation, self._names, ctx)
 
 
+TICKET = web.RequestKey("key_ticket", Ticket)
 NO_TICKET = Ticket(None, None, None, ())
 
 

@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bedrock_gateway.errors import RateLimiterUnavailableError
-from bedrock_gateway.keys.limiter import MemoryLimiter
+from bedrock_gateway.keys.limiter import Limiter, MemoryLimiter
 from bedrock_gateway.keys.prices import PriceTable
 from bedrock_gateway.keys.redis_backend import RedisKeys
-from bedrock_gateway.keys.registry import MemoryKeyRegistry
+from bedrock_gateway.keys.registry import KeyRegistry, MemoryKeyRegistry
 from bedrock_gateway.server import app_state
 from bedrock_gateway.server.key_access import KeyService
 from bedrock_gateway.storage.redis_client import open_redis
@@ -54,6 +54,8 @@ async def key_service_ctx(app: web.Application) -> AsyncIterator[None]:
     prices = (PriceTable.load(settings.keys_price_table_file)
               if settings.keys_price_table_file else None)
     background: asyncio.Task | None = None
+    registry: KeyRegistry
+    limiter: Limiter
     if settings.redis_url:
         redis_keys = RedisKeys(
             app[app_state.REDIS], timeout_s=settings.keys_redis_timeout_seconds,

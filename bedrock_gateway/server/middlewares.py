@@ -42,9 +42,9 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     ctx = request_context(request)
     try:
         response = await handler(request)
-    except GatewayError as error:
-        response = error_response(error, error_protocol(request))
-        ctx.error_code = error.code
+    except GatewayError as raised:
+        response = error_response(raised, error_protocol(request))
+        ctx.error_code = raised.code
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

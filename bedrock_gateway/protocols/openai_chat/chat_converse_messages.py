@@ -68,19 +68,18 @@ def _text_blocks(message: Message) -> list[dict]:
 
 def _user_blocks(message: Message, caps: ModelCapabilities, fetched: Mapping,
                  names: set[str]) -> list[dict]:
-    blocks = []
+    blocks: list[dict] = []
     for j, part in enumerate(message.content):
         param = f"messages[{message.index}].content[{j}]"
-        kind = type(part)
-        if kind is TextPart:
+        if isinstance(part, TextPart):
             if part.text.strip():
                 blocks.append({"text": part.text})
-        elif kind is ImagePart:
+        elif isinstance(part, ImagePart):
             if not caps.images:
                 raise InvalidRequestError("This model does not accept images.", param=param,
                                           code="unsupported_content")
             blocks.append(image_block(part.url, fetched, f"{param}.image_url.url"))
-        elif kind is FilePart:
+        elif isinstance(part, FilePart):
             if not caps.documents:
                 raise InvalidRequestError("This model does not accept documents.", param=param,
                                           code="unsupported_content")
@@ -111,7 +110,7 @@ def _turns(req: ChatRequest, caps: ModelCapabilities, fetched: Mapping,
            tools_as_text: bool) -> tuple[list[str], list[tuple[str, list[dict]]]]:
     system: list[str] = []
     turns: list[tuple[str, list[dict]]] = []
-    ids, names = _ToolIds(), set()
+    ids, names = _ToolIds(), set[str]()
     for message in req.messages:
         role = message.role
         if role in ("system", "developer"):
@@ -163,7 +162,7 @@ def build_conversation(req: ChatRequest, caps: ModelCapabilities, *,
         # The client's last (user) message was blank: keep the turn, or Bedrock would take the
         # assistant's previous answer as a prefill to continue.
         turns.append(("user", [{"text": EMPTY_USER_TEXT}]))
-    messages = []
+    messages: list[dict] = []
     for role, blocks in turns:
         if role == "user" and len(blocks) > 1:
             # Anthropic wants tool results first in their turn; the order is kept otherwise.

@@ -142,11 +142,11 @@ def _parse_message(raw: object, i: int, calls: _Calls) -> Message:
         legacy = raw.get("function_call")
         if legacy is not None and not tool_calls:
             fn = object_field(legacy, f"{p}.function_call")
-            name = parse_tool_name(fn.get("name"), f"{p}.function_call.name")
-            call_id = f"call_fn_{i}"
-            tool_calls = (ToolCall(call_id, name, _arguments(fn.get("arguments"),
-                                                             f"{p}.function_call.arguments")),)
-            calls.legacy.setdefault(name, []).append(call_id)
+            fn_name = parse_tool_name(fn.get("name"), f"{p}.function_call.name")
+            fn_call_id = f"call_fn_{i}"
+            tool_calls = (ToolCall(fn_call_id, fn_name, _arguments(fn.get("arguments"),
+                                                                   f"{p}.function_call.arguments")),)
+            calls.legacy.setdefault(fn_name, []).append(fn_call_id)
         if content is None:
             content = raw.get("refusal")
         if content is None and not tool_calls:

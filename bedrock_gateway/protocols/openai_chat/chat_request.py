@@ -95,13 +95,14 @@ def _parse_tool_choice(body: dict, tools: tuple[Tool, ...]) -> ToolChoice | None
 def _parse_response_format(raw: object) -> ResponseFormat | None:
     if raw is None:
         return None
-    kind = object_field(raw, "response_format").get("type")
+    fmt = object_field(raw, "response_format")
+    kind = fmt.get("type")
     if kind in ("text", "json_object"):
         return ResponseFormat(kind)
     if kind != "json_schema":
         raise field_error("'response_format.type' must be text, json_object or json_schema.",
                           "response_format.type")
-    spec = object_field(raw.get("json_schema"), "response_format.json_schema")
+    spec = object_field(fmt.get("json_schema"), "response_format.json_schema")
     p = "response_format.json_schema"
     name = spec.get("name", "response")
     name = parse_tool_name(name, f"{p}.name")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import orjson
 
 from bedrock_gateway.errors import InvalidRequestError
-from bedrock_gateway.protocols.openai_chat import ChatRequest, ResponseFormat
+from bedrock_gateway.protocols.openai_chat import ChatRequest, ResponseFormat, ToolChoice
 from bedrock_gateway.conversation.capabilities import ModelCapabilities
 
 JSON_OBJECT_INSTRUCTION = (
@@ -63,8 +63,8 @@ def _schema_instruction(fmt: ResponseFormat) -> str:
 
 def plan_tools(req: ChatRequest, caps: ModelCapabilities, *, thinking: bool,
                native_available: bool) -> ToolPlan:
-    choice = req.tool_choice
-    mode = choice.mode if choice is not None else "auto"
+    choice = req.tool_choice or ToolChoice("auto")
+    mode = choice.mode
     send_tools = bool(req.tools) and mode != "none"
     if send_tools and not caps.tools:
         raise InvalidRequestError("This model does not support tool use.", param="tools",
@@ -90,6 +90,7 @@ def plan_tools(req: ChatRequest, caps: ModelCapabilities, *, thinking: bool,
                                             "structure": {"jsonSchema": structure}}}
         elif caps.tools and not (send_tools and mode in ("required", "function")):
             # (a call the client forces this turn comes first; the schema binds a later answer)
+            assert fmt.schema is not None  # the request parsers give json_schema one
             structured_tool = _structured_tool_name(fmt, {t.name for t in req.tools})
             specs.append(_tool_spec(structured_tool, fmt.description or
                                     "Give the final answer as this tool's input.", fmt.schema,
@@ -117,7 +118,7 @@ def plan_tools(req: ChatRequest, caps: ModelCapabilities, *, thinking: bool,
         if not can_force:
             instructions.append(hint)
 
-    tool_config = None
+    tool_config: dict | None = None
     if specs:
         tool_config = {"tools": specs}
         if forced is not None and can_force:

@@ -33,6 +33,7 @@ from bedrock_gateway.protocols.openai_chat import (
     TextPart,
     ToolCall,
 )
+from bedrock_gateway.protocols.openai_chat.chat_types import ContentPart
 from bedrock_gateway.protocols.openai_responses.responses_items import invalid
 from bedrock_gateway.protocols.openai_responses.responses_request import bedrock_tool_name
 from bedrock_gateway.protocols.openai_responses.responses_sealing import reasoning_block
@@ -58,8 +59,8 @@ class ConversePlan:
     chat: ChatRequest | None = field(default=None, repr=False)
 
 
-def _parts(content: list[dict]) -> tuple:
-    parts = []
+def _parts(content: list[dict]) -> tuple[ContentPart, ...]:
+    parts: list[ContentPart] = []
     for part in content:
         kind = part["type"]
         if kind == "input_image":

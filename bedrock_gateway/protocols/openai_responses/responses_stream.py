@@ -107,7 +107,7 @@ class ResponseEventTranslator:
             # The hot path (most events): more text for an open message.
             text = (body.get("delta") or {}).get("text")
             state = self._open.get(body.get("contentBlockIndex", 0)) if text else None
-            if state is not None and state.kind == "text":
+            if text and state is not None and state.kind == "text":
                 state.parts.append(text)
                 seq = self._seq
                 self._seq = seq + 1
@@ -173,18 +173,18 @@ class ResponseEventTranslator:
             return out + self._text_delta(state, text)
         tool = delta.get("toolUse")
         if tool is not None:
-            state = self._open.get(block)
+            tool_state = self._open.get(block)
             fragment = tool.get("input")
-            if state is None or not fragment:
+            if tool_state is None or not fragment:
                 return []
-            if state.kind == "structured":
-                return self._text_delta(state, fragment)
-            state.parts.append(fragment)
-            if state.item["type"] != "function_call":
+            if tool_state.kind == "structured":
+                return self._text_delta(tool_state, fragment)
+            tool_state.parts.append(fragment)
+            if tool_state.item["type"] != "function_call":
                 return []  # custom tool input is known only once its JSON is whole
             self.first_content_emitted = True
             return [self._event("response.function_call_arguments.delta",
-                                item_id=state.item["id"], output_index=state.index,
+                                item_id=tool_state.item["id"], output_index=tool_state.index,
                                 delta=fragment)]
         reasoning = delta.get("reasoningContent")
         if reasoning is not None:
