@@ -49,7 +49,7 @@ demo-observability: venv tools ## the demo plus a Prometheus server with the ale
 run: venv ## gateway on real Amazon Bedrock (standard AWS credential chain)
 	$(BIN)/python -m bedrock_gateway --port $(PORT)
 
-lint: venv ## import-linter contracts, ruff (every Python tree) and mypy (the package)
+lint: venv ## import-linter contracts, ruff (every Python tree), mypy (the package and scripts)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check bedrock_gateway tests scripts bench
 	$(BIN)/mypy
