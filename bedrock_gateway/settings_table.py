@@ -1,7 +1,7 @@
 """The settings table: every variable, its default and meaning, as the README shows it.
 
 One source for `--help` (generated from it) and the README's settings table (a test checks that
-the two are the same rows). Text only: no parsing or validation here (that is settings.py).
+the two are the same rows). Text only: no parsing or validation here (settings*.py do that).
 """
 
 from __future__ import annotations
@@ -204,11 +204,6 @@ SETTINGS_TABLE: tuple[tuple[str, str, str], ...] = (
      ('application log format: `text` or `json` (one JSON object per line with `trace_id`; a '
       'traceback is one field)')),
 )
-
-
-def markdown_rows() -> list[str]:
-    """The README table's body rows."""
-    return [f"| `{name}` | {default} | {meaning} |" for name, default, meaning in SETTINGS_TABLE]
 
 
 def plain(text: str) -> str:
