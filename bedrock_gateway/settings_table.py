@@ -1,7 +1,8 @@
 """The settings table: every variable, its default and meaning, as the README shows it.
 
 One source for `--help` (generated from it) and the README's settings table (a test checks that
-the two are the same rows). Text only: no parsing or validation here (settings*.py do that).
+the two are the same rows). Text only: parsing and validation are settings.py, settings_sources.py
+and settings_ranges.py.
 """
 
 from __future__ import annotations
