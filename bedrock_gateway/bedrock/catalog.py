@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,16 +18,17 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from bedrock_gateway.errors import ModelNotFoundError
+from bedrock_gateway.model_ids import (
+    geo_prefix,
+    named_model_id,
+    parse_bedrock_arn,
+    profile_geographies,
+)
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["foundation", "system_profile", "application_profile"]
 Output = Literal["text", "embedding"]
-
-# Clients sometimes send the ARN they copied from the console instead of the id.
-_ARN_ID = re.compile(
-    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d*:(?:foundation-model|inference-profile)/(.+)$")
-
 
 @dataclass(frozen=True, slots=True)
 class RegionListing:
@@ -72,17 +72,14 @@ class Catalog:
         return len(self.entries)
 
     def resolve(self, requested: str) -> CatalogEntry:
-        """The entry for an id, alias, model/profile ARN, or bare id of a profile-only model."""
+        """The entry for an id, alias, model/profile ARN, or bare id of a profile-only model.
+        Clients sometimes send the ARN they copied from the console instead of the id."""
         entry = self._lookup(requested)
-        if entry is None and (match := _ARN_ID.match(requested)):
-            entry = self._lookup(match.group(1))
+        if entry is None and (named := named_model_id(requested)) != requested:
+            entry = self._lookup(named)
         if entry is None:
             raise ModelNotFoundError(requested)
         return entry
-
-    def regions_for(self, model_id: str) -> tuple[str, ...]:
-        """Regions that can serve `model_id` (any name `resolve` accepts), primary first."""
-        return self.resolve(model_id).regions
 
     def list_models(self, kind: Kind | None = None, *, output: Output | None = None,
                     include_aliases: bool = False) -> list[dict]:
@@ -187,7 +184,8 @@ def _profile_entries(per_region: Mapping[str, RegionListing], order: Sequence[st
         for profile in per_region[region].inference_profile_summaries:
             ptype = profile.get("type", "SYSTEM_DEFINED")
             base = _base_model(profile)
-            if ptype not in wanted or profile.get("status", "ACTIVE") != "ACTIVE" or base not in meta:
+            active = profile.get("status", "ACTIVE") == "ACTIVE"
+            if ptype not in wanted or not active or base is None or base not in meta:
                 continue
             key = profile.get("inferenceProfileArn") if ptype == "APPLICATION" \
                 else profile.get("inferenceProfileId")
@@ -202,28 +200,17 @@ def _profile_entries(per_region: Mapping[str, RegionListing], order: Sequence[st
 
 
 def _base_model(profile: Mapping[str, Any]) -> str | None:
+    """The foundation model a profile routes to, from the ARNs of its models."""
     for model in profile.get("models") or ():
-        arn = model.get("modelArn") or ""
-        if "foundation-model/" in arn:
-            return arn.split("foundation-model/", 1)[1]
+        arn = parse_bedrock_arn(model.get("modelArn") or "")
+        if arn is not None and arn.resource == "foundation-model":
+            return arn.resource_id
     return None
 
 
-def _geographies(region: str) -> tuple[str, ...]:
-    """System-profile prefixes to prefer from `region`, best first."""
-    if region.startswith("us-gov-"):
-        return ("us-gov", "us")
-    if region in ("ap-northeast-1", "ap-northeast-3"):
-        return ("jp", "apac")
-    if region in ("ap-southeast-2", "ap-southeast-4"):
-        return ("au", "apac")
-    return {"us": ("us",), "ca": ("ca", "us"), "eu": ("eu",), "ap": ("apac",)}.get(
-        region.split("-", 1)[0], ())
-
-
 def _profile_rank(entry: CatalogEntry, primary: str) -> tuple:
-    prefix = entry.id.split(".", 1)[0]
-    geos = _geographies(primary)
+    prefix = geo_prefix(entry.id) or ""
+    geos = profile_geographies(primary)
     if prefix in geos:
         return (0, geos.index(prefix), entry.id)
     # Then anything the primary region itself can call, keeping `global.` (routes worldwide,

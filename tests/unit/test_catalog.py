@@ -87,7 +87,7 @@ def test_not_found(built):
 def test_regions_for(built):
     catalog, expect = built
     for requested, regions in expect.get("regions_for", {}).items():
-        assert list(catalog.regions_for(requested)) == regions
+        assert list(catalog.resolve(requested).regions) == regions
 
 
 def test_aliases_and_list_rows(built):

@@ -40,6 +40,7 @@ from bedrock_gateway.protocols.openai_responses.responses_types import (
     ResponsesRequest,
 )
 from bedrock_gateway.conversation.capabilities import ModelCapabilities
+from bedrock_gateway.conversation.reasoning_budgets import thinking_for_effort
 from bedrock_gateway.protocols.openai_chat.chat_converse import (
     TranslateOptions,
     structured_output_tool_name,
@@ -178,14 +179,12 @@ def _in_tool_loop(messages: Sequence[Message]) -> Message | None:
 
 def _thinking(req: ResponsesRequest, caps: ModelCapabilities, options: TranslateOptions,
               messages: Sequence[Message]) -> dict | None:
-    effort = req.reasoning_effort
-    if effort is None or effort == "none" or not caps.reasoning:
+    if not caps.reasoning:
         return None
     loop = _in_tool_loop(messages)
     if loop is not None and not loop.reasoning:
         return None
-    budget = options.reasoning_budgets.get("low" if effort == "minimal" else effort)
-    return {"type": "enabled", "budget_tokens": budget} if budget else None
+    return thinking_for_effort(req.reasoning_effort, options.reasoning_budgets)
 
 
 def chat_request(req: ResponsesRequest, history: Sequence[dict], caps: ModelCapabilities,
