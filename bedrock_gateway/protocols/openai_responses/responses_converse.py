@@ -230,18 +230,3 @@ def to_converse(req: ResponsesRequest, *, history: Sequence[dict], model_id: str
         raise
     return ConversePlan(kwargs, structured_output_tool_name(chat, caps, options), dropped, chat)
 
-
-def remote_image_urls(items: Sequence[dict], first_input: int = 0) -> dict[str, str]:
-    """http(s) image URLs the server must fetch first (in `items`: the history, then the input
-    items from position `first_input`), each mapped to the param naming it."""
-    urls: dict[str, str] = {}
-    for i, item in enumerate(items):
-        parts = item.get("content") if item["type"] == "message" else item.get("output")
-        if not isinstance(parts, list):
-            continue
-        key = "content" if item["type"] == "message" else "output"
-        for j, part in enumerate(parts):
-            url = part.get("image_url") if part.get("type") == "input_image" else None
-            if url and url[:5].lower() != "data:":
-                urls.setdefault(url, f"input[{i - first_input}].{key}[{j}].image_url")
-    return urls
