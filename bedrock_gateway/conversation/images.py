@@ -18,6 +18,7 @@ from bedrock_gateway.conversation.media_facts import (
     DOCUMENT_FORMATS,
     DOCUMENT_MAX_BYTES,
     DOCUMENT_MEDIA_TYPES,
+    IMAGE_FORMATS,
     IMAGE_MAX_BYTES,
     sniff_image_format,
 )
@@ -61,7 +62,7 @@ def split_data_url(url: str, param: str) -> tuple[str, str]:
     return fields[0].strip().lower(), payload
 
 
-def image_too_large(param: str, size: int | None = None) -> InvalidRequestError:
+def _image_too_large(param: str, size: int | None = None) -> InvalidRequestError:
     """The 400 for an image over Bedrock's limit, however it came (data URL, base64, fetched)."""
     got = f" ({size} bytes)" if size is not None else ""
     return _invalid(f"The image is larger than Amazon Bedrock's limit of 3.75 MB{got}.", param,
@@ -72,15 +73,16 @@ def not_an_image(param: str, declared: str | None) -> InvalidRequestError:
     """The 400 for bytes that are not a png, jpeg, gif or webp image, whatever they were declared
     as (`declared`: the data URL's media type or the Content-Type it was served with)."""
     label = f" (labelled '{declared}')" if declared else ""
-    return _invalid(f"Images must be png, jpeg, gif or webp; these bytes{label} are none of "
-                    "them.", param, "invalid_image_format")
+    kinds = f"{', '.join(IMAGE_FORMATS[:-1])} or {IMAGE_FORMATS[-1]}"
+    return _invalid(f"Images must be {kinds}; these bytes{label} are none of them.", param,
+                    "invalid_image_format")
 
 
 def image_content(data: bytes | bytearray, declared: str | None, param: str) -> dict:
     """The Bedrock image block for image bytes: checked for size, and in the format its magic
     bytes say (the declared media type is only named in the error when they say none)."""
     if len(data) > IMAGE_MAX_BYTES:
-        raise image_too_large(param, len(data))
+        raise _image_too_large(param, len(data))
     if not data:
         raise _invalid("The image is empty.", param)
     fmt = sniff_image_format(data)
@@ -105,7 +107,7 @@ def image_block(url: str, fetched: Mapping[str, tuple[bytes, str]], param: str) 
         return image_content(got[0], f"image/{got[1]}", param)
     media_type, payload = split_data_url(url, param)
     if _decoded_size(payload) > IMAGE_MAX_BYTES + 3:
-        raise image_too_large(param)
+        raise _image_too_large(param)
     return image_content(_b64decode(payload, param), media_type, param)
 
 

@@ -15,11 +15,9 @@ from types import MappingProxyType
 IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")  # Converse's ImageFormat
 IMAGE_MAX_BYTES = 3_932_160  # 3.75 MB, Bedrock's per-image limit
 MAX_IMAGES_PER_REQUEST = 20  # Bedrock's limit per Converse request
-# The media types of the formats, as Anthropic's API and most clients write them.
+# The media types of the formats (what Anthropic's API accepts in a base64 source).
 IMAGE_MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
     {f"image/{fmt}": fmt for fmt in IMAGE_FORMATS})
-# What some clients and servers write instead.
-_IMAGE_MEDIA_TYPE_ALIASES: Mapping[str, str] = MappingProxyType({"image/jpg": "jpeg"})
 # The longest prefix `sniff_image_format` reads (WebP: RIFF, four size bytes, WEBP).
 IMAGE_SIGNATURE_BYTES = 12
 
@@ -35,14 +33,6 @@ DOCUMENT_MEDIA_TYPES: Mapping[str, str] = MappingProxyType({
 DOCUMENT_EXTENSIONS: Mapping[str, str] = MappingProxyType({
     "pdf": "pdf", "csv": "csv", "doc": "doc", "docx": "docx", "xls": "xls", "xlsx": "xlsx",
     "html": "html", "htm": "html", "txt": "txt", "md": "md", "markdown": "md"})
-
-
-def image_format_for_media_type(media_type: str | None) -> str | None:
-    """The image format a media type declares (`image/jpg` too), or None."""
-    if not media_type:
-        return None
-    media_type = media_type.strip().lower()
-    return IMAGE_MEDIA_TYPES.get(media_type) or _IMAGE_MEDIA_TYPE_ALIASES.get(media_type)
 
 
 def sniff_image_format(data: bytes | bytearray) -> str | None:
