@@ -21,7 +21,6 @@ ArnResource = Literal["foundation-model", "inference-profile", "application-infe
 
 # System-defined inference profiles: geography prefix + base model id. `global.` routes
 # worldwide; the others stay within their geography.
-GEO_PREFIXES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
 _GEO_PREFIX = re.compile(r"^(us-gov|us|eu|apac|jp|au|ca|global)\.")
 
 # The ARNs Converse and InvokeModel take as a modelId (the ConversationalModelId pattern of

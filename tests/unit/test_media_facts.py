@@ -106,3 +106,9 @@ def test_a_level_without_a_budget_turns_thinking_off() -> None:
     assert thinking_for_effort("high", {"low": 2000}) is None
     assert thinking_for_effort("minimal", {"low": 2000}) == {"type": "enabled",
                                                              "budget_tokens": 2000}
+
+
+def test_the_fetch_limit_defaults_to_bedrocks_image_limit() -> None:
+    from bedrock_gateway.settings import Settings
+
+    assert Settings().image_fetch_max_bytes == IMAGE_MAX_BYTES
