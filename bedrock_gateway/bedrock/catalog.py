@@ -284,7 +284,7 @@ class CatalogRefresher:
         results = await asyncio.gather(*(self._fetch_one(r) for r in self._regions),
                                        return_exceptions=True)
         failed = 0
-        for region, result in zip(self._regions, results):
+        for region, result in zip(self._regions, results, strict=True):
             if isinstance(result, BaseException):
                 failed += 1
                 # The type only: messages can carry account ids, ARNs or endpoint details.

@@ -167,22 +167,23 @@ def anthropic_summary(body: Any) -> dict[str, Any] | None:
     tool_choice, the media type of each top-level image — never the texts."""
     if not isinstance(body, Mapping):
         return None
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    raw = body.get("messages")
+    messages = [m for m in raw if isinstance(m, Mapping)] if isinstance(raw, list) else []
     return {
         "fields": sorted(map(str, body)),
         "anthropic_beta": body.get("anthropic_beta"),
         "anthropic_version": body.get("anthropic_version"),
-        "messages": [{"role": m.get("role"), "blocks": [_kind(b) for b in m.get("content")]
-                      if isinstance(m.get("content"), list) else ["text"]}
-                     for m in messages if isinstance(m, Mapping)],
+        "messages": [{"role": m.get("role"), "blocks": [_kind(b) for b in _blocks(m)]
+                      if isinstance(m.get("content"), list) else ["text"]} for m in messages],
         "tools": [t.get("name") for t in body.get("tools") or () if isinstance(t, Mapping)],
         "tool_choice": body.get("tool_choice"),
         "thinking": body.get("thinking"),
-        "image_media_types": _image_media_types(messages),
+        "image_media_types": [b["source"].get("media_type") for m in messages for b in _blocks(m)
+                              if isinstance(b, Mapping) and b.get("type") == "image"
+                              and isinstance(b.get("source"), Mapping)],
     }
 
 
-def _image_media_types(messages: list) -> list:
-    blocks = [b for m in messages if isinstance(m, Mapping) and isinstance(m.get("content"), list)
-              for b in m["content"] if isinstance(b, Mapping) and b.get("type") == "image"]
-    return [b["source"].get("media_type") for b in blocks if isinstance(b.get("source"), Mapping)]
+def _blocks(message: Mapping[str, Any]) -> list[Any]:
+    content = message.get("content")
+    return content if isinstance(content, list) else []

@@ -141,7 +141,7 @@ class ImageBatch:
     async def fetch_all(self, urls: dict[str, str]) -> dict[str, tuple[bytearray, str]]:
         """{url: (bytes, format)}; `urls` maps each URL to the param a fetch error names. The
         first failure cancels every other fetch of the request."""
-        # Amazon Bedrock takes at most 20 images per request: more are never fetched.
+        # More images than Amazon Bedrock takes in one request are never fetched.
         if len(urls) > MAX_IMAGES_PER_REQUEST:
             param = list(urls.values())[MAX_IMAGES_PER_REQUEST]
             raise InvalidRequestError(
