@@ -65,7 +65,6 @@ class Catalog:
     # Every other accepted name (aliases, application profile ids, bare ids of profile-only
     # models) -> entry id, precedence already settled at build time.
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    loaded_at: float = 0.0  # wall-clock time of the build
 
     @property
     def size(self) -> int:
@@ -98,8 +97,8 @@ class Catalog:
 
 
 def build_catalog(per_region: Mapping[str, RegionListing], *, cross_region: bool,
-                  application_profiles: bool, aliases: Mapping[str, str], primary_region: str,
-                  now: float | None = None) -> Catalog:
+                  application_profiles: bool, aliases: Mapping[str, str],
+                  primary_region: str) -> Catalog:
     """Build the catalog of what is callable, from every region's listings."""
     order = sorted(per_region, key=lambda r: r != primary_region)  # stable: primary first
     meta: dict[str, Mapping[str, Any]] = {}  # usable model id -> its summary (first region)
@@ -144,8 +143,7 @@ def build_catalog(per_region: Mapping[str, RegionListing], *, cross_region: bool
             kept[alias] = names[alias] = frozen.resolve(target).id
         except ModelNotFoundError:
             log.warning("model alias %r dropped: %r is not in the catalog", alias, target)
-    return Catalog(MappingProxyType(entries), MappingProxyType(kept), MappingProxyType(names),
-                   time.time() if now is None else now)
+    return Catalog(MappingProxyType(entries), MappingProxyType(kept), MappingProxyType(names))
 
 
 def _output_of(summary: Mapping[str, Any]) -> Output | None:
