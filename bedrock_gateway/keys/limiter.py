@@ -155,12 +155,12 @@ class MemoryLimiter:
         self._tokens[kid] += estimate
         self._spent[(kid, windows.day)] += estimate
         self._spent[(kid, windows.month)] += estimate
-        lease = None
+        held: str | None = None
         if stream:
-            lease = new_lease()
-            leases[lease] = now + self._lease_s
+            held = new_lease()
+            leases[held] = now + self._lease_s
         return Decision(OK, key.limits, self._requests[kid], self._tokens[kid], windows.reset_s,
-                        Reservation(kid, estimate, lease, windows))
+                        Reservation(kid, estimate, held, windows))
 
     async def settle(self, reservation: Reservation, usage: Usage | None) -> None:
         kid, windows = reservation.key_id, reservation.windows
