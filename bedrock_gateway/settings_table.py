@@ -169,6 +169,11 @@ SETTINGS_TABLE: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def markdown_rows() -> list[str]:
+    """The README table's body rows."""
+    return [f"| `{name}` | {default} | {meaning} |" for name, default, meaning in SETTINGS_TABLE]
+
+
 def plain(text: str) -> str:
     """Markdown cell text for a terminal: no backticks, no bold."""
     return text.replace("`", "").replace("**", "")

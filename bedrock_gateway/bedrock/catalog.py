@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from bedrock_gateway.errors import ModelNotFoundError
-from bedrock_gateway.model_ids import (
+from bedrock_gateway.conversation.model_ids import (
     geo_prefix,
     named_model_id,
     parse_bedrock_arn,

@@ -1,8 +1,8 @@
 """What each Bedrock model family can do, as far as the translation needs to know.
 
-The table is keyed by base model id prefixes (`base_model_id` in model_ids.py: geography
-prefixes of inference profiles, `us.`, `eu.`, `apac.`, `global.`, ..., are stripped, and ARNs of
-models and system-defined profiles read). Opaque ARNs (application inference profiles,
+The table is keyed by base model id prefixes (`base_model_id` in model_ids.py: geography prefixes
+of inference profiles, `us.`, `eu.`, `apac.`, `global.`, ..., are stripped, and ARNs of models
+and system-defined profiles read). Opaque ARNs (application inference profiles,
 provisioned throughput, custom models) get the conservative default: no optional features that
 Bedrock would reject (forced tool choice, thinking, cache points, outputConfig), while images,
 documents and tools are passed on and left for Bedrock to judge.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bedrock_gateway.model_ids import base_model_id
+from bedrock_gateway.conversation.model_ids import base_model_id
 
 
 @dataclass(frozen=True, slots=True)

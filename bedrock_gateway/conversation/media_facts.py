@@ -2,9 +2,9 @@
 
 Formats, media types, size and count limits, and the magic bytes that tell an image's real
 format. Used by the OpenAI chat and Responses translation (conversation/images.py), the
-Anthropic Messages translation, and the image fetcher (server/images.py) alike: an image's format
-is what its bytes say, whether it came in a data URL, base64 or over HTTP; the media type a
-client or a web server declares is only a hint.
+Anthropic Messages translation, and the image fetcher (server/image_fetch.py) alike: an image's
+format is what its bytes say, whether it came in a data URL, base64 or over HTTP; the media type
+a client or a web server declares is only a hint.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bedrock_gateway.conversation.capabilities import DEFAULT, capabilities_for
-from bedrock_gateway.model_ids import base_model_id
+from bedrock_gateway.conversation.model_ids import base_model_id
 
 # (model id, expected base id or None, {capability: expected})
 CASES = [

@@ -12,7 +12,7 @@ import pytest
 from bedrock_gateway.bedrock.catalog import RegionListing, build_catalog
 from bedrock_gateway.conversation.capabilities import DEFAULT, capabilities_for
 from bedrock_gateway.errors import ModelNotFoundError
-from bedrock_gateway.model_ids import (
+from bedrock_gateway.conversation.model_ids import (
     BedrockArn,
     base_model_id,
     geo_prefix,

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from bedrock_gateway.settings import setting_names
-from bedrock_gateway.settings_table import SETTINGS_TABLE, help_text
+from bedrock_gateway.settings_table import SETTINGS_TABLE, help_text, markdown_rows
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -18,8 +18,7 @@ def readme_rows() -> list[str]:
 
 
 def test_readme_table_is_the_settings_table():
-    rows = [f"| `{name}` | {default} | {meaning} |" for name, default, meaning in SETTINGS_TABLE]
-    assert readme_rows() == rows, (
+    assert readme_rows() == markdown_rows(), (
         "README's settings table and bedrock_gateway/settings_table.py differ: change both "
         "(the table in the module is what --help prints)")
 

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from bedrock_gateway.errors import InvalidRequestError, UpstreamError
-from bedrock_gateway.model_ids import base_model_id
+from bedrock_gateway.conversation.model_ids import base_model_id
 
 Family = Literal["titan_v1", "titan_v2", "cohere_v3"]
 EncodingFormat = Literal["float", "base64"]

@@ -6,8 +6,7 @@ cross-region inference profile id (the id behind a geography prefix: `us.`, `eu.
 names with these facts, the translation picks a model family's capabilities by the base model id,
 the embeddings pick a body format by it, and the Anthropic model names are derived from it.
 
-Pure and dependency-free (below every layer of the gateway), so the Bedrock layer and the
-translation layers, which must not import each other, both use it.
+Pure and dependency-free: the Bedrock layer (the catalog) and the protocols both use it.
 """
 
 from __future__ import annotations
