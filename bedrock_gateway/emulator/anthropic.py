@@ -147,6 +147,10 @@ def count_input_tokens(body: Mapping[str, Any]) -> int:
     return input_tokens(read_anthropic_body(body))
 
 
+def _block_kinds(content: Any) -> list[str]:
+    return [_kind(b) for b in content] if isinstance(content, list) else ["text"]
+
+
 def _kind(block: Any) -> str:
     if not isinstance(block, Mapping):
         return type(block).__name__
@@ -167,23 +171,23 @@ def anthropic_summary(body: Any) -> dict[str, Any] | None:
     tool_choice, the media type of each top-level image — never the texts."""
     if not isinstance(body, Mapping):
         return None
-    raw = body.get("messages")
-    messages = [m for m in raw if isinstance(m, Mapping)] if isinstance(raw, list) else []
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        messages = []
     return {
         "fields": sorted(map(str, body)),
         "anthropic_beta": body.get("anthropic_beta"),
         "anthropic_version": body.get("anthropic_version"),
-        "messages": [{"role": m.get("role"), "blocks": [_kind(b) for b in _blocks(m)]
-                      if isinstance(m.get("content"), list) else ["text"]} for m in messages],
+        "messages": [{"role": m.get("role"), "blocks": _block_kinds(m.get("content"))}
+                     for m in messages if isinstance(m, Mapping)],
         "tools": [t.get("name") for t in body.get("tools") or () if isinstance(t, Mapping)],
         "tool_choice": body.get("tool_choice"),
         "thinking": body.get("thinking"),
-        "image_media_types": [b["source"].get("media_type") for m in messages for b in _blocks(m)
-                              if isinstance(b, Mapping) and b.get("type") == "image"
-                              and isinstance(b.get("source"), Mapping)],
+        "image_media_types": _image_media_types(messages),
     }
 
 
-def _blocks(message: Mapping[str, Any]) -> list[Any]:
-    content = message.get("content")
-    return content if isinstance(content, list) else []
+def _image_media_types(messages: list[Any]) -> list[Any]:
+    blocks = [b for m in messages if isinstance(m, Mapping) and isinstance(m.get("content"), list)
+              for b in m["content"] if isinstance(b, Mapping) and b.get("type") == "image"]
+    return [b["source"].get("media_type") for b in blocks if isinstance(b.get("source"), Mapping)]

@@ -155,12 +155,12 @@ class MemoryLimiter:
         self._tokens[kid] += estimate
         self._spent[(kid, windows.day)] += estimate
         self._spent[(kid, windows.month)] += estimate
-        held: str | None = None
+        stream_lease = None
         if stream:
-            held = new_lease()
-            leases[held] = now + self._lease_s
+            stream_lease = new_lease()
+            leases[stream_lease] = now + self._lease_s
         return Decision(OK, key.limits, self._requests[kid], self._tokens[kid], windows.reset_s,
-                        Reservation(kid, estimate, held, windows))
+                        Reservation(kid, estimate, stream_lease, windows))
 
     async def settle(self, reservation: Reservation, usage: Usage | None) -> None:
         kid, windows = reservation.key_id, reservation.windows
