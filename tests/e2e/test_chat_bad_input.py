@@ -9,7 +9,7 @@ import base64
 import aiohttp
 import pytest
 
-from bedrock_gateway.conversation.media_facts import IMAGE_MAX_BYTES
+from bedrock_gateway.conversation.images import IMAGE_MAX_BYTES
 from tests.conftest import HAIKU, TEST_KEY
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
