@@ -110,10 +110,6 @@ class CircuitBreaker:
         if self._state == HALF_OPEN:
             self._probe_at = None
 
-    def retry_after_seconds(self) -> float:
-        """Seconds until an open breaker admits a probe (0 when it does now)."""
-        return max(0.0, self.ready_at() - self._clock())
-
     def _transition(self, state: str) -> None:
         self._state, self._probe_at = state, None
         self._epoch += 1

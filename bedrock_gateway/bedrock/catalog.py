@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,16 +18,17 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from bedrock_gateway.errors import ModelNotFoundError
+from bedrock_gateway.conversation.model_ids import (
+    geo_prefix,
+    named_model_id,
+    parse_bedrock_arn,
+    profile_geographies,
+)
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["foundation", "system_profile", "application_profile"]
 Output = Literal["text", "embedding"]
-
-# Clients sometimes send the ARN they copied from the console instead of the id.
-_ARN_ID = re.compile(
-    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d*:(?:foundation-model|inference-profile)/(.+)$")
-
 
 @dataclass(frozen=True, slots=True)
 class RegionListing:
@@ -65,24 +65,20 @@ class Catalog:
     # Every other accepted name (aliases, application profile ids, bare ids of profile-only
     # models) -> entry id, precedence already settled at build time.
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    loaded_at: float = 0.0  # wall-clock time of the build
 
     @property
     def size(self) -> int:
         return len(self.entries)
 
     def resolve(self, requested: str) -> CatalogEntry:
-        """The entry for an id, alias, model/profile ARN, or bare id of a profile-only model."""
+        """The entry for an id, alias, model/profile ARN, or bare id of a profile-only model.
+        Clients sometimes send the ARN they copied from the console instead of the id."""
         entry = self._lookup(requested)
-        if entry is None and (match := _ARN_ID.match(requested)):
-            entry = self._lookup(match.group(1))
+        if entry is None and (named := named_model_id(requested)) != requested:
+            entry = self._lookup(named)
         if entry is None:
             raise ModelNotFoundError(requested)
         return entry
-
-    def regions_for(self, model_id: str) -> tuple[str, ...]:
-        """Regions that can serve `model_id` (any name `resolve` accepts), primary first."""
-        return self.resolve(model_id).regions
 
     def list_models(self, kind: Kind | None = None, *, output: Output | None = None,
                     include_aliases: bool = False) -> list[dict]:
@@ -101,8 +97,8 @@ class Catalog:
 
 
 def build_catalog(per_region: Mapping[str, RegionListing], *, cross_region: bool,
-                  application_profiles: bool, aliases: Mapping[str, str], primary_region: str,
-                  now: float | None = None) -> Catalog:
+                  application_profiles: bool, aliases: Mapping[str, str],
+                  primary_region: str) -> Catalog:
     """Build the catalog of what is callable, from every region's listings."""
     order = sorted(per_region, key=lambda r: r != primary_region)  # stable: primary first
     meta: dict[str, Mapping[str, Any]] = {}  # usable model id -> its summary (first region)
@@ -147,8 +143,7 @@ def build_catalog(per_region: Mapping[str, RegionListing], *, cross_region: bool
             kept[alias] = names[alias] = frozen.resolve(target).id
         except ModelNotFoundError:
             log.warning("model alias %r dropped: %r is not in the catalog", alias, target)
-    return Catalog(MappingProxyType(entries), MappingProxyType(kept), MappingProxyType(names),
-                   time.time() if now is None else now)
+    return Catalog(MappingProxyType(entries), MappingProxyType(kept), MappingProxyType(names))
 
 
 def _output_of(summary: Mapping[str, Any]) -> Output | None:
@@ -203,28 +198,17 @@ def _profile_entries(per_region: Mapping[str, RegionListing], order: Sequence[st
 
 
 def _base_model(profile: Mapping[str, Any]) -> str | None:
+    """The foundation model a profile routes to, from the ARNs of its models."""
     for model in profile.get("models") or ():
-        arn = model.get("modelArn") or ""
-        if "foundation-model/" in arn:
-            return arn.split("foundation-model/", 1)[1]
+        arn = parse_bedrock_arn(model.get("modelArn") or "")
+        if arn is not None and arn.resource == "foundation-model":
+            return arn.resource_id
     return None
 
 
-def _geographies(region: str) -> tuple[str, ...]:
-    """System-profile prefixes to prefer from `region`, best first."""
-    if region.startswith("us-gov-"):
-        return ("us-gov", "us")
-    if region in ("ap-northeast-1", "ap-northeast-3"):
-        return ("jp", "apac")
-    if region in ("ap-southeast-2", "ap-southeast-4"):
-        return ("au", "apac")
-    return {"us": ("us",), "ca": ("ca", "us"), "eu": ("eu",), "ap": ("apac",)}.get(
-        region.split("-", 1)[0], ())
-
-
 def _profile_rank(entry: CatalogEntry, primary: str) -> tuple:
-    prefix = entry.id.split(".", 1)[0]
-    geos = _geographies(primary)
+    prefix = geo_prefix(entry.id) or ""
+    geos = profile_geographies(primary)
     if prefix in geos:
         return (0, geos.index(prefix), entry.id)
     # Then anything the primary region itself can call, keeping `global.` (routes worldwide,

@@ -1,8 +1,8 @@
 """What each Bedrock model family can do, as far as the translation needs to know.
 
-The table is keyed by base model id prefixes; region prefixes of inference profiles (`us.`,
-`eu.`, `apac.`, `global.`, ...) are stripped first. ARNs whose last segment names a model or a
-system-defined profile are resolved the same way; opaque ARNs (application inference profiles,
+The table is keyed by base model id prefixes (`base_model_id` in model_ids.py: geography prefixes
+of inference profiles, `us.`, `eu.`, `apac.`, `global.`, ..., are stripped, and ARNs of models
+and system-defined profiles read). Opaque ARNs (application inference profiles,
 provisioned throughput, custom models) get the conservative default: no optional features that
 Bedrock would reject (forced tool choice, thinking, cache points, outputConfig), while images,
 documents and tools are passed on and left for Bedrock to judge.
@@ -10,8 +10,9 @@ documents and tools are passed on and left for Bedrock to judge.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
+
+from bedrock_gateway.conversation.model_ids import base_model_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,19 +73,6 @@ _FAMILIES: tuple[tuple[str, ModelCapabilities], ...] = (
     ("moonshot", _OPEN_STRUCTURED),
     ("minimax.", _OPEN_STRUCTURED),
 )
-
-_GEO_PREFIX = re.compile(r"^(?:us|eu|apac|global|us-gov|jp|au|ca)\.")
-_ARN = re.compile(r"^arn:aws[\w-]*:bedrock:[^:]*:[^:]*:(foundation-model|inference-profile)/(.+)$")
-
-
-def base_model_id(model_id: str) -> str | None:
-    """The foundation model id behind a model id, profile id or ARN; None when it is opaque."""
-    if model_id.startswith("arn:"):
-        match = _ARN.match(model_id)
-        if match is None:
-            return None
-        model_id = match.group(2)
-    return _GEO_PREFIX.sub("", model_id)
 
 
 def capabilities_for(model_id: str) -> ModelCapabilities:

@@ -13,23 +13,17 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from bedrock_gateway.conversation.media_facts import (
+    DOCUMENT_EXTENSIONS,
+    DOCUMENT_FORMATS,
+    DOCUMENT_MAX_BYTES,
+    DOCUMENT_MEDIA_TYPES,
+    IMAGE_FORMATS,
+    IMAGE_MAX_BYTES,
+    sniff_image_format,
+)
 from bedrock_gateway.errors import InvalidRequestError
 
-IMAGE_MAX_BYTES = 3_932_160  # 3.75 MB, Bedrock's per-image limit
-DOCUMENT_MAX_BYTES = 4_718_592  # 4.5 MB, Bedrock's per-document limit
-
-_IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
-                "image/gif": "gif", "image/webp": "webp"}
-_DOCUMENT_TYPES = {
-    "application/pdf": "pdf", "text/csv": "csv", "application/msword": "doc",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "application/vnd.ms-excel": "xls",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
-    "text/html": "html", "text/plain": "txt", "text/markdown": "md", "text/x-markdown": "md",
-}
-_DOCUMENT_EXTENSIONS = {"pdf": "pdf", "csv": "csv", "doc": "doc", "docx": "docx", "xls": "xls",
-                        "xlsx": "xlsx", "html": "html", "htm": "html", "txt": "txt", "md": "md",
-                        "markdown": "md"}
 _NAME_DISALLOWED = re.compile(r"[^A-Za-z0-9()\[\]\- ]+")
 _SPACES = re.compile(r"\s+")
 
@@ -68,28 +62,32 @@ def split_data_url(url: str, param: str) -> tuple[str, str]:
     return fields[0].strip().lower(), payload
 
 
-def sniff_image_format(data: bytes | bytearray) -> str | None:
-    """The format the magic bytes say: clients often label a JPEG as PNG, which Bedrock rejects."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
+def _image_too_large(param: str, size: int | None = None) -> InvalidRequestError:
+    """The 400 for an image over Bedrock's limit, however it came (data URL, base64, fetched)."""
+    got = f" ({size} bytes)" if size is not None else ""
+    return _invalid(f"The image is larger than Amazon Bedrock's limit of 3.75 MB{got}.", param,
+                    "image_too_large")
 
 
-def _image(data: bytes | bytearray, declared: str | None, param: str) -> dict:
+def not_an_image(param: str, declared: str | None) -> InvalidRequestError:
+    """The 400 for bytes that are not a png, jpeg, gif or webp image, whatever they were declared
+    as (`declared`: the data URL's media type or the Content-Type it was served with)."""
+    label = f" (labelled '{declared}')" if declared else ""
+    kinds = f"{', '.join(IMAGE_FORMATS[:-1])} or {IMAGE_FORMATS[-1]}"
+    return _invalid(f"Images must be {kinds}; these bytes{label} are none of them.", param,
+                    "invalid_image_format")
+
+
+def image_content(data: bytes | bytearray, declared: str | None, param: str) -> dict:
+    """The Bedrock image block for image bytes: checked for size, and in the format its magic
+    bytes say (the declared media type is only named in the error when they say none)."""
     if len(data) > IMAGE_MAX_BYTES:
-        raise _invalid(f"The image is larger than Amazon Bedrock's limit of 3.75 MB "
-                       f"({len(data)} bytes).", param, "image_too_large")
+        raise _image_too_large(param, len(data))
     if not data:
         raise _invalid("The image is empty.", param)
-    fmt = sniff_image_format(data) or declared
-    if fmt not in ("png", "jpeg", "gif", "webp"):
-        raise _invalid("Images must be png, jpeg, gif or webp.", param, "invalid_image_format")
+    fmt = sniff_image_format(data)
+    if fmt is None:
+        raise not_an_image(param, declared)
     return {"image": {"format": fmt, "source": {"bytes": data}}}
 
 
@@ -106,12 +104,11 @@ def image_block(url: str, fetched: Mapping[str, tuple[bytes, str]], param: str) 
         got = fetched.get(url)
         if got is None:
             return {REMOTE_IMAGE: {"url": url, "param": param}}
-        return _image(got[0], got[1], param)
+        return image_content(got[0], f"image/{got[1]}", param)
     media_type, payload = split_data_url(url, param)
     if _decoded_size(payload) > IMAGE_MAX_BYTES + 3:
-        raise _invalid("The image is larger than Amazon Bedrock's limit of 3.75 MB.", param,
-                       "image_too_large")
-    return _image(_b64decode(payload, param), _IMAGE_TYPES.get(media_type), param)
+        raise _image_too_large(param)
+    return image_content(_b64decode(payload, param), media_type, param)
 
 
 def pending_remote_images(messages: list[dict]) -> dict[str, str]:
@@ -138,7 +135,7 @@ def attach_remote_images(messages: list[dict], fetched: Mapping[str, tuple[bytes
             if got is None:
                 raise _invalid("The image URL was not fetched.", remote["param"],
                                "image_fetch_failed")
-            content[i] = _image(got[0], got[1], remote["param"])
+            content[i] = image_content(got[0], f"image/{got[1]}", remote["param"])
 
 
 def document_name(filename: str | None, used: set[str]) -> str:
@@ -163,12 +160,13 @@ def document_block(file_data: str, filename: str | None, param: str, used_names:
         media_type, payload = split_data_url(file_data, param)
     else:  # bare base64, as some clients send it: the filename must tell the format
         media_type, payload = "", file_data
-    fmt = _DOCUMENT_TYPES.get(media_type)
+    fmt = DOCUMENT_MEDIA_TYPES.get(media_type)
     if fmt is None and filename and "." in filename:
-        fmt = _DOCUMENT_EXTENSIONS.get(filename.rsplit(".", 1)[1].lower())
+        fmt = DOCUMENT_EXTENSIONS.get(filename.rsplit(".", 1)[1].lower())
     if fmt is None:
-        raise _invalid("Unsupported document type; Amazon Bedrock takes pdf, csv, doc, docx, xls, "
-                       "xlsx, html, txt and md.", param, "invalid_document_format")
+        raise _invalid("Unsupported document type; Amazon Bedrock takes "
+                       f"{', '.join(DOCUMENT_FORMATS[:-1])} and {DOCUMENT_FORMATS[-1]}.", param,
+                       "invalid_document_format")
     if _decoded_size(payload) > DOCUMENT_MAX_BYTES + 3:
         raise _invalid("The document is larger than Amazon Bedrock's limit of 4.5 MB.", param,
                        "document_too_large")

@@ -168,7 +168,7 @@ def _kind(block: Any) -> str:
 def anthropic_summary(body: Any) -> dict[str, Any] | None:
     """What a test may check of an Anthropic body: its keys, betas, each message's role and
     block kinds (`thinking:signed`, `image:base64`, `text:cached`, ...), tool names and
-    tool_choice — never the texts."""
+    tool_choice, the media type of each top-level image — never the texts."""
     if not isinstance(body, Mapping):
         return None
     messages = body.get("messages")
@@ -183,4 +183,11 @@ def anthropic_summary(body: Any) -> dict[str, Any] | None:
         "tools": [t.get("name") for t in body.get("tools") or () if isinstance(t, Mapping)],
         "tool_choice": body.get("tool_choice"),
         "thinking": body.get("thinking"),
+        "image_media_types": _image_media_types(messages),
     }
+
+
+def _image_media_types(messages: list[Any]) -> list[Any]:
+    blocks = [b for m in messages if isinstance(m, Mapping) and isinstance(m.get("content"), list)
+              for b in m["content"] if isinstance(b, Mapping) and b.get("type") == "image"]
+    return [b["source"].get("media_type") for b in blocks if isinstance(b.get("source"), Mapping)]

@@ -63,8 +63,9 @@ def converse_summary(body: Any) -> dict[str, Any] | None:
     """What a test may check of a Converse request, without its bytes or message texts: its
     top-level fields, the system blocks (texts cut to 500 characters), each message's role and
     block kinds, the tool names (or `cachePoint`) and toolChoice, the inference and
-    pass-through fields as sent, and `reasoning_signatures` (the signatures of reasoning blocks
-    sent back, when there are any)."""
+    pass-through fields as sent, `image_formats` (the format of each image block, when there are
+    any) and `reasoning_signatures` (the signatures of reasoning blocks sent back, when there are
+    any)."""
     if not isinstance(body, dict):
         return None
     try:
@@ -81,6 +82,10 @@ def converse_summary(body: Any) -> dict[str, Any] | None:
             "toolChoice": tool_config.get("toolChoice"),
         }
         summary.update({k: body[k] for k in _PASSED_AS_GIVEN if k in body})
+        formats = [b["image"].get("format") for m in body.get("messages") or ()
+                   for b in m.get("content") or () if "image" in b]
+        if formats:  # what the sender decided each image is
+            summary["image_formats"] = formats
         signatures = [b["reasoningContent"]["reasoningText"].get("signature")
                       for m in body.get("messages") or () for b in m.get("content") or ()
                       if "reasoningText" in (b.get("reasoningContent") or {})]

@@ -54,7 +54,6 @@ class Decision:
     tokens_used: int
     reset_s: float
     reservation: Reservation | None = None
-    degraded: bool = False  # the limiter was unreachable and the policy let it through
 
     @property
     def allowed(self) -> bool:

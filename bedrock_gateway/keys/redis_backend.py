@@ -46,10 +46,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Health = Callable[[str, bool], None]
 INDEX = "bgw:keys"
-_WINDOW_TTL_MS = 120_000
-_DAY_TTL_S = 3 * 86400
-_MONTH_TTL_S = 40 * 86400
-_USAGE_TTL_S = 400 * 86400
 _CACHE_MAX = 10_000
 SETTLE_BATCH_SECONDS = 0.02
 _DOWN_SECONDS = 1.0
@@ -64,6 +60,8 @@ def _unavailable() -> RateLimiterUnavailableError:
 # ARGV: rpm, tpm, max_streams, day budget, month budget, usd budget (micros), estimate,
 #       stream (0/1), lease id, now (ms), lease expiry (ms). Returns {outcome, requests, tokens}.
 # Outcome 0 is ok, n > 0 is REFUSALS[n - 1]. Same rule as limiter.decide.
+# Counters expire (in both scripts): minute windows after 120 s, day counters after 3 days,
+# month counters after 40 days, usage by day after 400 days.
 _RESERVE = """
 local revoked = redis.call('HGET', KEYS[1], 'revoked')
 local req = tonumber(redis.call('GET', KEYS[2]) or '0')

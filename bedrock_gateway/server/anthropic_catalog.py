@@ -7,7 +7,7 @@ from aiohttp import web
 
 from bedrock_gateway.bedrock.catalog import Catalog, CatalogEntry
 from bedrock_gateway.errors import ModelNotFoundError
-from bedrock_gateway.protocols.anthropic_messages import anthropic_names, model_list
+from bedrock_gateway.protocols.anthropic_messages import anthropic_names, model_list, model_object
 from bedrock_gateway.server.catalog_access import current_catalog, resolve_model
 
 
@@ -52,4 +52,4 @@ def anthropic_model_list(app: web.Application) -> dict:
 
 def anthropic_model(app: web.Application, requested: str) -> dict:
     entry = resolve_messages_model(app, requested)
-    return model_list([(requested, entry.name, entry.created)])["data"][0]
+    return model_object(requested, entry.name, entry.created)

@@ -7,7 +7,12 @@ allow-list (`IMAGE_FETCH_ALLOWLIST`: CIDRs or host names) permits them. A host t
 number in any form the OS accepts (`2130706433`, `127.1`, `0177.0.0.1`, `0x7f.1`) is normalised
 with `inet_aton`, the OS's own parser, and checked as the address it means.
 
-Cost: at most MAX_REMOTE_IMAGES URLs per request (after de-duplication), fetched
+What a URL returns is an image when its magic bytes say so, like the bytes of a data URL: the
+Content-Type is only a hint (a PNG served as application/octet-stream is a PNG; an HTML page
+served as image/png is refused with the 400 a data URL of the same bytes gets, as soon as its
+first bytes arrive).
+
+Cost: at most MAX_IMAGES_PER_REQUEST URLs per request (after de-duplication), fetched
 IMAGE_FETCH_CONCURRENCY at a time in one task group (the first failure, or the request's end,
 cancels the rest), each at most IMAGE_FETCH_MAX_BYTES, all together at most
 IMAGE_FETCH_MAX_TOTAL_BYTES, and each fetch takes IMAGE_FETCH_MAX_BYTES from the process's
@@ -21,21 +26,23 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
+from bedrock_gateway.conversation.images import not_an_image
+from bedrock_gateway.conversation.media_facts import (
+    IMAGE_SIGNATURE_BYTES,
+    MAX_IMAGES_PER_REQUEST,
+    sniff_image_format,
+)
 from bedrock_gateway.errors import GatewayError, InvalidRequestError
 from bedrock_gateway.server.byte_budget import ByteBudget, Holdings
 
-IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
-                 "image/gif": "gif", "image/webp": "webp"}
 _MAX_REDIRECTS = 3
-# Amazon Bedrock takes at most 20 images per request: more are never fetched.
-MAX_REMOTE_IMAGES = 20
 POOL_CONNECTIONS = 64
 PER_HOST_CONNECTIONS = 8
 
@@ -134,10 +141,11 @@ class ImageBatch:
     async def fetch_all(self, urls: dict[str, str]) -> dict[str, tuple[bytearray, str]]:
         """{url: (bytes, format)}; `urls` maps each URL to the param a fetch error names. The
         first failure cancels every other fetch of the request."""
-        if len(urls) > MAX_REMOTE_IMAGES:
-            param = list(urls.values())[MAX_REMOTE_IMAGES]
+        # More images than Amazon Bedrock takes in one request are never fetched.
+        if len(urls) > MAX_IMAGES_PER_REQUEST:
+            param = list(urls.values())[MAX_IMAGES_PER_REQUEST]
             raise InvalidRequestError(
-                f"A request may name at most {MAX_REMOTE_IMAGES} distinct image URLs (Amazon "
+                f"A request may name at most {MAX_IMAGES_PER_REQUEST} distinct image URLs (Amazon "
                 f"Bedrock's limit); this one names {len(urls)}.", param=param,
                 code="too_many_images")
         try:
@@ -172,8 +180,10 @@ class ImageBatch:
 
 async def fetch_image(fetcher: ImageFetcher, url: str, *, max_bytes: int,
                       timeout_s: float, param: str,
-                      on_chunk=None) -> tuple[bytearray, str]:
-    """(bytes, format) for an image URL, or a 400 naming `param` that says why not."""
+                      on_chunk: Callable[[int, str], None] | None = None,
+                      ) -> tuple[bytearray, str]:
+    """(bytes, format) for an image URL, or a 400 naming `param` that says why not. The format
+    is what the first bytes say; the Content-Type is named in the error when they say none."""
     try:
         async with asyncio.timeout(timeout_s):
             async with await _get_following_redirects(fetcher, url) as response:
@@ -182,21 +192,19 @@ async def fetch_image(fetcher: ImageFetcher, url: str, *, max_bytes: int,
                         f"Fetching the image failed with HTTP {response.status}.", param=param,
                         code="image_fetch_failed")
                 content_type = response.content_type.lower()
-                image_format = IMAGE_FORMATS.get(content_type)
-                if image_format is None:
-                    raise InvalidRequestError(
-                        f"The image URL returned '{content_type}', not png, jpeg, gif or webp.",
-                        param=param, code="invalid_image_format")
                 if response.content_length and response.content_length > max_bytes:
                     raise _too_large(max_bytes, param)
                 # One buffer, returned as is: no copy per chunk joined, none into bytes.
                 data = bytearray()
+                image_format: str | None = None
                 async for chunk in response.content.iter_chunked(65536):
                     if len(data) + len(chunk) > max_bytes:
                         raise _too_large(max_bytes, param)
                     if on_chunk is not None:
                         on_chunk(len(chunk), param)
                     data += chunk
+                    if image_format is None and len(data) >= IMAGE_SIGNATURE_BYTES:
+                        image_format = _sniffed(data, content_type, param)
     except BlockedAddressError:
         raise InvalidRequestError(
             "The image URL points to a private, loopback or link-local address, which this "
@@ -210,7 +218,15 @@ async def fetch_image(fetcher: ImageFetcher, url: str, *, max_bytes: int,
     if not data:
         raise InvalidRequestError("The image URL returned no data.", param=param,
                                   code="image_fetch_failed")
-    return data, image_format
+    return data, image_format or _sniffed(data, content_type, param)
+
+
+def _sniffed(data: bytearray, content_type: str, param: str) -> str:
+    """The format the bytes say, or the 400 a data URL of the same bytes gets."""
+    image_format = sniff_image_format(data)
+    if image_format is None:
+        raise not_an_image(param, content_type)
+    return image_format
 
 
 async def _get_following_redirects(fetcher: ImageFetcher, url: str) -> aiohttp.ClientResponse:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_gateway.conversation.capabilities import (
-    DEFAULT,
-    base_model_id,
-    capabilities_for,
-)
+from bedrock_gateway.conversation.capabilities import DEFAULT, capabilities_for
+from bedrock_gateway.conversation.model_ids import base_model_id
 
 # (model id, expected base id or None, {capability: expected})
 CASES = [

@@ -17,13 +17,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bedrock_gateway.conversation.capabilities import ModelCapabilities
+from bedrock_gateway.conversation.images import image_content
+from bedrock_gateway.conversation.media_facts import DOCUMENT_MEDIA_TYPES
 from bedrock_gateway.errors import InvalidRequestError
 from bedrock_gateway.protocols.anthropic_messages.anthropic_request import MessagesRequest
-from bedrock_gateway.conversation.capabilities import ModelCapabilities
 
 CACHE_POINT = {"type": "default"}
-_DOC_FORMATS = {"application/pdf": "pdf", "text/plain": "txt", "text/csv": "csv",
-                "text/html": "html", "text/markdown": "md"}
 _DOC_NAME = re.compile(r"[^A-Za-z0-9\s\-()\[\]]")
 
 
@@ -53,14 +53,14 @@ class _Converter:
     def image(self, block: Mapping[str, Any], path: str) -> dict:
         source = block["source"]
         if source["type"] == "base64":
-            fmt = source["media_type"].split("/", 1)[1]
-            data = _b64(source["data"], f"{path}.source.data")
-        elif source["type"] == "url" and source["url"] in self.fetched:
+            # Checked like every image: size, and the format its bytes say.
+            param = f"{path}.source.data"
+            return image_content(_b64(source["data"], param), source["media_type"], param)
+        if source["type"] == "url" and source["url"] in self.fetched:
             data, fmt = self.fetched[source["url"]]
-        else:
-            raise _bad(f"{path}.source.type", f"Image source '{source['type']}' is not "
-                       f"supported for model '{self.model}'.")
-        return {"image": {"format": fmt, "source": {"bytes": data}}}
+            return image_content(data, f"image/{fmt}", f"{path}.source.url")
+        raise _bad(f"{path}.source.type", f"Image source '{source['type']}' is not "
+                   f"supported for model '{self.model}'.")
 
     def document(self, block: Mapping[str, Any], path: str) -> dict:
         source = block["source"]
@@ -68,7 +68,7 @@ class _Converter:
         title = _DOC_NAME.sub(" ", str(block.get("title") or "")).split()
         name = " ".join(title)[:200] or f"document-{self.documents}"
         if source["type"] == "base64":
-            fmt = _DOC_FORMATS.get(source["media_type"])
+            fmt = DOCUMENT_MEDIA_TYPES.get(source["media_type"])
             if fmt is None:
                 raise _bad(f"{path}.source.media_type", "Document type "
                            f"'{source['media_type']}' is not supported.")

@@ -9,7 +9,7 @@ date wins) and, for a model whose name ends in a bare major version (`claude-son
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 _BEDROCK_CLAUDE = re.compile(r"^anthropic\.(claude-[a-z0-9-]+?)-v\d+(?::\d+)?$")
@@ -40,10 +40,6 @@ def anthropic_names(base_model_ids: Iterable[str]) -> dict[str, str]:
     return names
 
 
-def display_name(model_name: str) -> str:
-    return model_name
-
-
 def model_list(rows: Iterable[tuple[str, str, int]]) -> dict:
     """Anthropic's `GET /v1/models` page from (id, display name, created epoch) rows."""
     data = [{"type": "model", "id": model_id, "display_name": name,
@@ -55,8 +51,5 @@ def model_list(rows: Iterable[tuple[str, str, int]]) -> dict:
 
 
 def model_object(model_id: str, name: str, created: int) -> dict:
+    """One model in Anthropic's `GET /v1/models/{id}` shape."""
     return model_list([(model_id, name, created)])["data"][0]
-
-
-def names_for(base_model_id: str, names: Mapping[str, str]) -> list[str]:
-    return [name for name, base in names.items() if base == base_model_id]

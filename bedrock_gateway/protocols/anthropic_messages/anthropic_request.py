@@ -12,16 +12,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from bedrock_gateway.conversation.media_facts import IMAGE_MEDIA_TYPES
 from bedrock_gateway.errors import InvalidRequestError
 
 ROLES = frozenset({"user", "assistant"})
 TOOL_CHOICES = frozenset({"auto", "any", "tool", "none"})
 THINKING_TYPES = frozenset({"enabled", "disabled", "adaptive"})
-IMAGE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-# Block types the gateway understands (and the Converse path can translate); others are passed
-# through on the native path only.
-KNOWN_BLOCKS = frozenset({"text", "image", "document", "tool_use", "tool_result", "thinking",
-                          "redacted_thinking"})
 
 
 @dataclass(frozen=True, slots=True)

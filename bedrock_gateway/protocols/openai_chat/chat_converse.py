@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from bedrock_gateway.protocols.openai_chat import ChatRequest
 from bedrock_gateway.conversation.capabilities import ModelCapabilities
+from bedrock_gateway.conversation.reasoning_budgets import thinking_for_effort
 from bedrock_gateway.protocols.openai_chat.chat_converse_messages import build_conversation
 from bedrock_gateway.protocols.openai_chat.chat_response import from_converse_response
 from bedrock_gateway.protocols.openai_chat.chat_tools import ToolPlan, plan_tools
@@ -62,13 +63,9 @@ def thinking_config(req: ChatRequest, caps: ModelCapabilities,
         explicit = req.extra.additional_model_request_fields.get("thinking")
     if explicit is not None:
         return explicit if isinstance(explicit, dict) else None
-    effort = req.reasoning_effort
-    if effort is None or effort == "none" or not caps.reasoning or _in_tool_loop(req):
+    if not caps.reasoning or _in_tool_loop(req):
         return None
-    budget = options.reasoning_budgets.get("low" if effort == "minimal" else effort)
-    if budget is None:
-        return None
-    return {"type": "enabled", "budget_tokens": budget}
+    return thinking_for_effort(req.reasoning_effort, options.reasoning_budgets)
 
 
 def _thinking_on(thinking: dict | None) -> bool:

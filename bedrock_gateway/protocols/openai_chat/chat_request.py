@@ -27,7 +27,6 @@ from bedrock_gateway.protocols.openai_chat.chat_types import (
     REASONING_EFFORTS,
     ChatRequest,
     ExtraBody,
-    ImagePart,
     ResponseFormat,
     Tool,
     ToolChoice,
@@ -223,14 +222,3 @@ def parse_chat_request(body: object) -> ChatRequest:
         extra=_parse_extra(body),
     )
 
-
-def remote_image_urls(req: ChatRequest) -> dict[str, str]:
-    """The http(s) image URLs the server must fetch before translating, each once, in order,
-    mapped to the `param` of the part where each first appears (for a fetch error's 400)."""
-    urls: dict[str, str] = {}
-    for message in req.messages:
-        for j, part in enumerate(message.content):
-            if isinstance(part, ImagePart) and part.url[:5].lower() != "data:":
-                urls.setdefault(part.url,
-                                f"messages[{message.index}].content[{j}].image_url.url")
-    return urls

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from bedrock_gateway.errors import InvalidRequestError, UpstreamError
+from bedrock_gateway.conversation.model_ids import base_model_id
 
 Family = Literal["titan_v1", "titan_v2", "cohere_v3"]
 EncodingFormat = Literal["float", "base64"]
@@ -32,7 +33,6 @@ _FAMILIES: tuple[tuple[re.Pattern[str], Family], ...] = (
     (re.compile(r"amazon\.titan-embed-(text-v1|g1-text-02)(:\w+)*"), "titan_v1"),
     (re.compile(r"cohere\.embed-(english|multilingual)-v3(:\w+)*"), "cohere_v3"),
 )
-_GEO_PREFIX = re.compile(r"^(?:us|eu|apac|global|us-gov|jp|au|ca)\.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +124,11 @@ def _is_int(value: object) -> bool:
 def family_for(model_id: str) -> Family | None:
     """The request/response format of an embedding model id, profile id or ARN; None when not
     known for sure (an application profile's ARN says nothing: pass its base model id)."""
-    if model_id.startswith("arn:"):
-        head, sep, tail = model_id.rpartition("/")
-        if not sep or not head.endswith((":foundation-model", ":inference-profile")):
-            return None
-        model_id = tail
-    model_id = _GEO_PREFIX.sub("", model_id, count=1)
+    base = base_model_id(model_id)
+    if base is None:
+        return None
     for pattern, family in _FAMILIES:
-        if pattern.fullmatch(model_id):
+        if pattern.fullmatch(base):
             return family
     return None
 

@@ -8,7 +8,6 @@ The server's routes and the response store do the I/O.
 
 from bedrock_gateway.protocols.openai_responses.responses_converse import (
     ConversePlan,
-    remote_image_urls,
     responses_param,
     to_converse,
 )
@@ -23,4 +22,4 @@ from bedrock_gateway.protocols.openai_responses.responses_types import Responses
 
 __all__ = ["ConversePlan", "ReasoningSealer", "ResponseEventTranslator", "ResponsesRequest",
            "ToolRef", "converse_response_events", "parse_responses_request",
-           "remote_image_urls", "responses_param", "to_converse", "usage_for_context"]
+           "responses_param", "to_converse", "usage_for_context"]

@@ -4,8 +4,8 @@ The items become the chat translator's messages, so every Bedrock repair documen
 `protocols/openai_chat/chat_converse_messages.py` applies (developer messages as system text,
 consecutive same-role turns merged, tool results first in their turn, ...), and tools,
 tool_choice, text.format (native structured output or the synthetic-tool fallback), reasoning
-budgets, prompt caching and guardrails go through `protocols/openai_chat/chat_tools.py` and
-`protocols/openai_chat/chat_converse.py` unchanged.
+budgets (`conversation/reasoning_budgets.py`), prompt caching and guardrails go through
+`protocols/openai_chat/chat_tools.py` and `protocols/openai_chat/chat_converse.py` unchanged.
 
 Consecutive assistant-side items (reasoning, assistant message, function calls) form one
 assistant turn. Reasoning items are restored from `encrypted_content` (see sealing.py) and sent
@@ -42,6 +42,7 @@ from bedrock_gateway.protocols.openai_responses.responses_types import (
     ResponsesRequest,
 )
 from bedrock_gateway.conversation.capabilities import ModelCapabilities
+from bedrock_gateway.conversation.reasoning_budgets import thinking_for_effort
 from bedrock_gateway.protocols.openai_chat.chat_converse import (
     TranslateOptions,
     structured_output_tool_name,
@@ -180,14 +181,12 @@ def _in_tool_loop(messages: Sequence[Message]) -> Message | None:
 
 def _thinking(req: ResponsesRequest, caps: ModelCapabilities, options: TranslateOptions,
               messages: Sequence[Message]) -> dict | None:
-    effort = req.reasoning_effort
-    if effort is None or effort == "none" or not caps.reasoning:
+    if not caps.reasoning:
         return None
     loop = _in_tool_loop(messages)
     if loop is not None and not loop.reasoning:
         return None
-    budget = options.reasoning_budgets.get("low" if effort == "minimal" else effort)
-    return {"type": "enabled", "budget_tokens": budget} if budget else None
+    return thinking_for_effort(req.reasoning_effort, options.reasoning_budgets)
 
 
 def chat_request(req: ResponsesRequest, history: Sequence[dict], caps: ModelCapabilities,
@@ -233,18 +232,3 @@ def to_converse(req: ResponsesRequest, *, history: Sequence[dict], model_id: str
         raise
     return ConversePlan(kwargs, structured_output_tool_name(chat, caps, options), dropped, chat)
 
-
-def remote_image_urls(items: Sequence[dict], first_input: int = 0) -> dict[str, str]:
-    """http(s) image URLs the server must fetch first (in `items`: the history, then the input
-    items from position `first_input`), each mapped to the param naming it."""
-    urls: dict[str, str] = {}
-    for i, item in enumerate(items):
-        parts = item.get("content") if item["type"] == "message" else item.get("output")
-        if not isinstance(parts, list):
-            continue
-        key = "content" if item["type"] == "message" else "output"
-        for j, part in enumerate(parts):
-            url = part.get("image_url") if part.get("type") == "input_image" else None
-            if url and url[:5].lower() != "data:":
-                urls.setdefault(url, f"input[{i - first_input}].{key}[{j}].image_url")
-    return urls
