@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
+
 SETTINGS = web.AppKey("settings", "Settings")
 KEYSTORE = web.AppKey("keystore", "ApiKeyStore")
 ROUTER = web.AppKey("router", "BedrockRouter")
 CATALOG = web.AppKey("catalog", "CatalogRefresher")
 LIFECYCLE = web.AppKey("lifecycle", "Lifecycle")
 TELEMETRY = web.AppKey("telemetry", "Telemetry")
-NATIVE_STRUCTURED_OUTPUT = web.AppKey("native_structured_output", bool)
+# The operator's translation options, built once at start (they depend on the installed botocore).
+TRANSLATE_OPTIONS = web.AppKey("translate_options", TranslateOptions)
 IMAGE_FETCHER = web.AppKey("image_fetcher", "ImageFetcher")
 BODY_BUDGET = web.AppKey("body_budget", "ByteBudget")
 IMAGE_BUDGET = web.AppKey("image_budget", "ByteBudget")
