@@ -40,11 +40,7 @@ from bedrock_gateway.protocols.openai_responses.responses_types import (
     ResponsesRequest,
 )
 from bedrock_gateway.conversation.capabilities import ModelCapabilities
-from bedrock_gateway.protocols.openai_chat.chat_converse import (
-    TranslateOptions,
-    structured_output_tool_name,
-    to_converse_kwargs,
-)
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions, chat_to_converse
 
 Opener = Callable[[str], "dict | None"]
 
@@ -224,12 +220,12 @@ def to_converse(req: ResponsesRequest, *, history: Sequence[dict], model_id: str
                 ) -> ConversePlan:
     chat, dropped = chat_request(req, history, caps, options, opener)
     try:
-        kwargs = to_converse_kwargs(chat, model_id=model_id, caps=caps, options=options,
-                                    fetched_images=fetched_images)
+        call = chat_to_converse(chat, model_id=model_id, caps=caps, options=options,
+                                fetched_images=fetched_images)
     except InvalidRequestError as error:
         error.param = responses_param(error.param)
         raise
-    return ConversePlan(kwargs, structured_output_tool_name(chat, caps, options), dropped, chat)
+    return ConversePlan(call.kwargs, call.structured_tool, dropped, chat)
 
 
 def remote_image_urls(items: Sequence[dict], first_input: int = 0) -> dict[str, str]:
