@@ -15,6 +15,7 @@ from bedrock_gateway.bedrock.upstream_stream import UpstreamStream
 from bedrock_gateway.conversation.capabilities import capabilities_for
 from bedrock_gateway.protocols.openai_chat import ChatRequest, parse_chat_request
 from bedrock_gateway.protocols.openai_chat.chat_plan import ChatPlan, plan_chat
+from bedrock_gateway.protocols.openai_chat.chat_stream import ChunkTranslator
 from bedrock_gateway.server import content_log
 from bedrock_gateway.server.app_state import ROUTER, SETTINGS, TELEMETRY, TRANSLATE_OPTIONS
 from bedrock_gateway.server.catalog_access import resolve_model
@@ -28,7 +29,6 @@ from bedrock_gateway.server.routes.route_steps import (
     pump,
 )
 from bedrock_gateway.server.sse import SseWriter
-from bedrock_gateway.server.stream_pump import ChunkSource
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -111,7 +111,7 @@ async def _pump(request: web.Request, ctx: RequestContext, plan: ChatPlan,
                 upstream: UpstreamStream) -> web.StreamResponse:
     translator = plan.stream_translator()
     recorder = content_log.Recorder(translator) if request.app[SETTINGS].log_content else None
-    source: ChunkSource = recorder if recorder is not None else translator
+    source: ChunkTranslator | content_log.Recorder = translator if recorder is None else recorder
 
     def on_end() -> None:
         ctx.record_usage(translator.usage)
