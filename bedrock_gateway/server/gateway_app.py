@@ -110,7 +110,8 @@ def _add_routes(app: web.Application, settings: Settings) -> None:
         app.router.add_get(f"{prefix}/models/{{model_id:.+}}", models_routes.get_model)
         app.router.add_post(f"{prefix}/responses", responses_routes.create_response)
         app.router.add_get(f"{prefix}/responses/{{response_id}}", responses_routes.get_response)
-        app.router.add_delete(f"{prefix}/responses/{{response_id}}", responses_routes.delete_response)
+        app.router.add_delete(f"{prefix}/responses/{{response_id}}",
+                              responses_routes.delete_response)
         app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items",
                            responses_routes.list_input_items)
         app.router.add_post(f"{prefix}/messages", messages_routes.create_message)
@@ -169,7 +170,8 @@ async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
         first = next(iter(clients.values()))
         app[app_state.TRANSLATE_OPTIONS] = translate_options(
             settings, supports_native_structured_output(first.runtime))
-        app[app_state.TELEMETRY].watch_router(app[app_state.ROUTER], app[app_state.LIFECYCLE], app[app_state.CATALOG])
+        app[app_state.TELEMETRY].watch_router(app[app_state.ROUTER], app[app_state.LIFECYCLE],
+                                              app[app_state.CATALOG])
         app[app_state.LIFECYCLE].clients_ready = True
         yield
         app[app_state.LIFECYCLE].clients_ready = False

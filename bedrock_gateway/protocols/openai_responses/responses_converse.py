@@ -1,10 +1,11 @@
 """A validated Responses request (plus the stored history before it) -> Converse kwargs.
 
 The items become the chat translator's messages, so every Bedrock repair documented in
-`protocols/openai_chat/chat_converse_messages.py` applies (developer messages as system text, consecutive same-role turns
-merged, tool results first in their turn, ...), and tools, tool_choice, text.format (native
-structured output or the synthetic-tool fallback), reasoning budgets, prompt caching and
-guardrails go through `protocols/openai_chat/chat_tools.py` and `protocols/openai_chat/chat_converse.py` unchanged.
+`protocols/openai_chat/chat_converse_messages.py` applies (developer messages as system text,
+consecutive same-role turns merged, tool results first in their turn, ...), and tools,
+tool_choice, text.format (native structured output or the synthetic-tool fallback), reasoning
+budgets, prompt caching and guardrails go through `protocols/openai_chat/chat_tools.py` and
+`protocols/openai_chat/chat_converse.py` (`chat_to_converse`) unchanged.
 
 Consecutive assistant-side items (reasoning, assistant message, function calls) form one
 assistant turn. Reasoning items are restored from `encrypted_content` (see sealing.py) and sent
