@@ -25,7 +25,7 @@ from bedrock_gateway.server.app_state import (
     TELEMETRY,
 )
 from bedrock_gateway.server.context import RequestContext
-from bedrock_gateway.server.images import ImageBatch
+from bedrock_gateway.server.image_fetch import ImageBatch
 from bedrock_gateway.server.limits import request_holdings
 from bedrock_gateway.server.stream_pump import ChunkSource, StreamWriter, pump_stream
 
