@@ -80,7 +80,7 @@ def test_golden_through_the_plan(case):
     header_tokens = case.get("header_input_tokens") or [None] * len(case["results"])
     answers = [plan.read_answer(json.dumps(result).encode(),
                                 {} if n is None else {"x-amzn-bedrock-input-token-count": str(n)})
-               for result, n in zip(case["results"], header_tokens)]
+               for result, n in zip(case["results"], header_tokens, strict=True)]
     assert plan.response(answers) == case["response"]
 
 
@@ -110,7 +110,7 @@ def test_base64_decodes_to_the_float32_vectors(case):
     plan = plan_invocations(req, case["family"])
     vectors = assemble_vectors(plan, [parse_invocation_result(case["family"], r)
                                       for r in case["results"]])
-    for item, vector in zip(case["response"]["data"], vectors):
+    for item, vector in zip(case["response"]["data"], vectors, strict=True):
         decoded = array("f")
         decoded.frombytes(base64.b64decode(item["embedding"]))
         if sys.byteorder == "big":  # the wire format is little-endian, like numpy's default

@@ -82,7 +82,7 @@ def _inference_config(req: ChatRequest, thinking: dict | None,
     config: dict = {}
     max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens
     thinking_on = _thinking_on(thinking)
-    budget = thinking.get("budget_tokens") if thinking_on else None
+    budget = thinking.get("budget_tokens") if thinking is not None and thinking_on else None
     if isinstance(budget, int) and not isinstance(budget, bool):
         # Anthropic needs max_tokens > budget_tokens; keep the client's number for the answer.
         if max_tokens is None:

@@ -112,11 +112,11 @@ def assemble_vectors(invocations: Sequence[Invocation],
     if len(invocations) != len(results):
         raise ValueError("one result per invocation is required")
     slots: dict[int, list[float]] = {}
-    for invocation, vectors in zip(invocations, results):
+    for invocation, vectors in zip(invocations, results, strict=True):
         if len(vectors) != len(invocation.indexes):
             raise UpstreamError(f"Amazon Bedrock returned {len(vectors)} embeddings for "
                                 f"{len(invocation.indexes)} inputs.")
-        slots.update(zip(invocation.indexes, vectors))
+        slots.update(zip(invocation.indexes, vectors, strict=True))
     if sorted(slots) != list(range(len(slots))):
         raise ValueError("invocations do not cover the inputs exactly once")
     return [slots[i] for i in range(len(slots))]

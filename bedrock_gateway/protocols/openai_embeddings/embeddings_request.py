@@ -78,7 +78,9 @@ def parse_embeddings_request(body: object) -> EmbeddingsRequest:
     if user is not None and not isinstance(user, str):
         raise invalid_request("user must be a string.", "user")
 
-    request = EmbeddingsRequest(model, inputs, encoding, dimensions, input_type, truncate, user)
+    encoding_format: EncodingFormat = "base64" if encoding == "base64" else "float"
+    request = EmbeddingsRequest(model, inputs, encoding_format, dimensions, input_type, truncate,
+                                user)
     family = family_for(model)
     if family is not None:  # an alias is checked later, in plan_invocations, once resolved
         check_dimensions(request, family)

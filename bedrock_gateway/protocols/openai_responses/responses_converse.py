@@ -55,7 +55,7 @@ class ConversePlan:
 
 
 def _parts(content: list[dict]) -> tuple:
-    parts = []
+    parts: list[TextPart | ImagePart | FilePart] = []
     for part in content:
         kind = part["type"]
         if kind == "input_image":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -71,7 +71,8 @@ async def fetch_images(request: web.Request,
                        max_total_bytes=settings.image_fetch_max_total_bytes,
                        concurrency=settings.image_fetch_concurrency,
                        timeout_s=settings.image_fetch_timeout_seconds)
-    return await batch.fetch_all(urls)
+    # bytearray, which every consumer (image checks, base64, botocore) reads as bytes: no copy.
+    return cast(Mapping[str, tuple[bytes, str]], await batch.fetch_all(urls))
 
 
 async def pump(request: web.Request, ctx: RequestContext, upstream: UpstreamStream,
