@@ -14,6 +14,7 @@ from bedrock_gateway.auth import ApiKeyStore
 from bedrock_gateway.bedrock.catalog import CatalogRefresher
 from bedrock_gateway.bedrock.clients import AioSession
 from bedrock_gateway.bedrock.router import BedrockRouter
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
 from bedrock_gateway.protocols.openai_responses import ReasoningSealer
 from bedrock_gateway.server.byte_budget import ByteBudget
 from bedrock_gateway.server.image_fetch import ImageFetcher
@@ -29,7 +30,8 @@ ROUTER = web.AppKey("router", BedrockRouter)
 CATALOG = web.AppKey("catalog", CatalogRefresher)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 TELEMETRY = web.AppKey("telemetry", Telemetry)
-NATIVE_STRUCTURED_OUTPUT = web.AppKey("native_structured_output", bool)
+# The operator's translation options, built once at start (they depend on the installed botocore).
+TRANSLATE_OPTIONS = web.AppKey("translate_options", TranslateOptions)
 IMAGE_FETCHER = web.AppKey("image_fetcher", ImageFetcher)
 BODY_BUDGET = web.AppKey("body_budget", ByteBudget)
 IMAGE_BUDGET = web.AppKey("image_budget", ByteBudget)

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 
 from aiohttp import web
 
@@ -27,6 +28,7 @@ from bedrock_gateway.bedrock.route_health import HealthTable
 from bedrock_gateway.bedrock.listing import fetch_region_listing
 from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
 from bedrock_gateway.server import app_state
 from bedrock_gateway.server.byte_budget import ByteBudget
 from bedrock_gateway.server.cors import Cors
@@ -144,6 +146,20 @@ def _catalog_refresher(settings: Settings, app: web.Application) -> CatalogRefre
                             build=build, on_update=app[app_state.TELEMETRY].catalog_updated)
 
 
+def translate_options(settings: Settings, native_structured_output: bool) -> TranslateOptions:
+    """The translation options of every request (chat completions, Responses), built once."""
+    return TranslateOptions(
+        prompt_caching=settings.enable_prompt_caching,
+        guardrail_identifier=settings.guardrail_identifier,
+        guardrail_version=settings.guardrail_version,
+        reasoning_budgets=MappingProxyType({"low": settings.reasoning_budget_low,
+                                            "medium": settings.reasoning_budget_medium,
+                                            "high": settings.reasoning_budget_high}),
+        native_structured_output_available=native_structured_output,
+        default_max_tokens=settings.default_max_tokens,
+    )
+
+
 async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[app_state.SETTINGS]
     async with open_region_clients(settings, app[app_state.AWS_SESSION]) as clients:
@@ -153,7 +169,8 @@ async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
         app[app_state.ROUTER] = BedrockRouter(clients, route_health,
                                          passes=settings.bedrock_max_attempts)
         first = next(iter(clients.values()))
-        app[app_state.NATIVE_STRUCTURED_OUTPUT] = supports_native_structured_output(first.runtime)
+        app[app_state.TRANSLATE_OPTIONS] = translate_options(
+            settings, supports_native_structured_output(first.runtime))
         app[app_state.TELEMETRY].watch_router(app[app_state.ROUTER], app[app_state.LIFECYCLE],
                                               app[app_state.CATALOG])
         app[app_state.LIFECYCLE].clients_ready = True

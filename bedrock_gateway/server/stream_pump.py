@@ -1,5 +1,7 @@
 """Pumps one Bedrock stream (ConverseStream, InvokeModelWithResponseStream) into one streamed
-response, framed by the client protocol's writer (OpenAI SSE by default).
+response, framed by the writer of the client's protocol (`open_writer`: OpenAI or Anthropic SSE,
+Bedrock's event stream). The pump knows no protocol: a new one brings its translator (a
+`ChunkSource`) and its writer, and this module does not change.
 
 Each upstream event is translated and written at once. While no event has arrived yet, comment
 heartbeats keep load balancers from cutting the idle connection. A stream that stays silent for
@@ -16,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -29,7 +31,6 @@ from bedrock_gateway.errors import (
 )
 from bedrock_gateway.server.context import RequestContext
 from bedrock_gateway.server.lifecycle import Lifecycle
-from bedrock_gateway.server.sse import SseWriter
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +39,25 @@ _LAST_WORD_SECONDS = 5.0
 
 
 class ChunkSource(Protocol):
-    first_content_emitted: bool
+    """A protocol's translator of upstream events into what its writer encodes (dicts, or bytes
+    relayed as they came)."""
 
-    def feed(self, event: dict) -> list[dict]: ...
+    @property
+    def first_content_emitted(self) -> bool: ...
 
-    def finish(self) -> list[dict]: ...
+    def feed(self, event: dict) -> list[Any]: ...
+
+    def finish(self) -> list[Any]: ...
 
 
 class StreamWriter(Protocol):
-    """One protocol's stream framing (OpenAI SSE by default; see sse.py for the contract)."""
+    """One protocol's stream framing (see sse.py for the contract)."""
 
     response: web.StreamResponse
     bytes_sent: int
 
     @property
-    def encode(self) -> Callable[[list], bytes]: ...
+    def encode(self) -> Callable[[list[Any]], bytes]: ...
 
     async def write(self, data: bytes) -> None: ...
 
@@ -108,10 +113,10 @@ async def pump_stream(
     heartbeat_s: float,
     idle_s: float,
     chunk_timer: ChunkTimer | None = None,
-    open_writer: Callable[[web.Request], Awaitable[StreamWriter]] = SseWriter.open,
+    open_writer: Callable[[web.Request], Awaitable[StreamWriter]],
 ) -> web.StreamResponse:
-    """`open_writer` starts the response in the client protocol's framing (OpenAI SSE unless
-    given: `functools.partial(SseWriter.open, framing=...)`, or another protocol's writer)."""
+    """`open_writer` starts the response in the client protocol's framing (`SseWriter.open`,
+    `functools.partial(SseWriter.open, framing=...)`, or another protocol's writer)."""
     session = lifecycle.stream_opened()
     writer: StreamWriter | None = None
     writing = False

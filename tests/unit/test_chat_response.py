@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bedrock_gateway.protocols.openai_chat.chat_converse import from_converse_response
+from bedrock_gateway.protocols.openai_chat.chat_response import from_converse_response
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "chat_response"
 CASES = sorted(FIXTURES.glob("*.json"))

@@ -19,11 +19,8 @@ import pytest
 from bedrock_gateway.errors import GatewayError, InvalidRequestError
 from bedrock_gateway.protocols.openai_chat import parse_chat_request
 from bedrock_gateway.conversation.capabilities import capabilities_for
-from bedrock_gateway.protocols.openai_chat.chat_converse import (
-    TranslateOptions,
-    structured_output_tool_name,
-    to_converse_kwargs,
-)
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
+from bedrock_gateway.protocols.openai_chat.chat_plan import plan_chat
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "chat"
 CASES = sorted(FIXTURES.glob("*.json"))
@@ -67,9 +64,8 @@ def run_case(case: dict):
     fetched = {url: (base64.b64decode(spec["$bytes_b64"]), spec["format"])
                for url, spec in case.get("fetched_images", {}).items()}
     req = parse_chat_request(expand(case["request"]))
-    kwargs = to_converse_kwargs(req, model_id=model_id, caps=caps, options=options,
-                                fetched_images=fetched)
-    return kwargs, structured_output_tool_name(req, caps, options)
+    plan = plan_chat(req, model_id=model_id, caps=caps, options=options, fetched_images=fetched)
+    return plan.converse_kwargs, plan.structured_tool
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])

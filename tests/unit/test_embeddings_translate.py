@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bedrock_gateway.errors import InvalidRequestError, UpstreamError
-from bedrock_gateway.protocols.openai_embeddings import embeddings_bodies as emb
-from bedrock_gateway.protocols.openai_embeddings.embeddings_bodies import (
+from bedrock_gateway.protocols import openai_embeddings
+from bedrock_gateway.protocols.openai_embeddings import (
     EmbeddingsRequest,
     Invocation,
     assemble_vectors,
@@ -24,7 +24,9 @@ from bedrock_gateway.protocols.openai_embeddings.embeddings_bodies import (
     input_tokens_of,
     parse_embeddings_request,
     parse_invocation_result,
+    plan_embeddings,
     plan_invocations,
+    read_answer,
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "embeddings"
@@ -60,6 +62,45 @@ def test_golden_round_trip(case):
     assert response == case["response"]
 
 
+# A base model id of each family: what the catalog resolves an alias to.
+BASE_IDS = {"titan_v1": "amazon.titan-embed-text-v1", "titan_v2": "amazon.titan-embed-text-v2:0",
+            "cohere_v3": "cohere.embed-english-v3"}
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=[c["name"] for c in GOLDEN])
+def test_golden_through_the_plan(case):
+    """The route's path: the plan's InvokeModel calls, each answer read back from its body
+    bytes and header values (Cohere counts tokens only in a header), then the response."""
+    req = parse_embeddings_request(case["request"])
+    base = BASE_IDS[case["family"]] if case.get("alias") else None
+    plan = plan_embeddings(req, model_id=base or req.model, base_model_id=base)
+    calls = [plan.invoke_kwargs(i) for i in plan.invocations]
+    assert [json.loads(c["body"]) for c in calls] == [i["body"] for i in case["invocations"]]
+    assert {c["modelId"] for c in calls} == {base or req.model}
+    header_tokens = case.get("header_input_tokens") or [None] * len(case["results"])
+    answers = [plan.read_answer(json.dumps(result).encode(),
+                                {} if n is None else {"x-amzn-bedrock-input-token-count": str(n)})
+               for result, n in zip(case["results"], header_tokens, strict=True)]
+    assert plan.response(answers) == case["response"]
+
+
+def test_read_answer_refuses_what_is_not_an_embedding():
+    with pytest.raises(UpstreamError):
+        read_answer("titan_v2", b"<html>busy</html>", {})
+    with pytest.raises(UpstreamError):
+        read_answer("cohere_v3", b"[1, 2]", {})
+
+
+def test_read_answer_token_counts():
+    titan = json.dumps({"embedding": [0.5], "inputTextTokenCount": 3}).encode()
+    header = {"x-amzn-bedrock-input-token-count": "9"}
+    assert read_answer("titan_v2", titan, header) == ([[0.5]], 3)  # the body's count wins
+    cohere = json.dumps({"embeddings": [[0.5]]}).encode()
+    assert read_answer("cohere_v3", cohere, header) == ([[0.5]], 9)
+    assert read_answer("cohere_v3", cohere, {}) == ([[0.5]], 0)
+    assert read_answer("cohere_v3", cohere, {"x-amzn-bedrock-input-token-count": "x"})[1] == 0
+
+
 BASE64 = [c for c in GOLDEN if c["request"].get("encoding_format") == "base64"]
 
 
@@ -69,7 +110,7 @@ def test_base64_decodes_to_the_float32_vectors(case):
     plan = plan_invocations(req, case["family"])
     vectors = assemble_vectors(plan, [parse_invocation_result(case["family"], r)
                                       for r in case["results"]])
-    for item, vector in zip(case["response"]["data"], vectors):
+    for item, vector in zip(case["response"]["data"], vectors, strict=True):
         decoded = array("f")
         decoded.frombytes(base64.b64decode(item["embedding"]))
         if sys.byteorder == "big":  # the wire format is little-endian, like numpy's default
@@ -90,7 +131,8 @@ def test_family_for(model_id, family):
     assert family_for(model_id) == family
 
 
-@pytest.mark.parametrize("case", ERRORS["request_errors"], ids=[c["name"] for c in ERRORS["request_errors"]])
+@pytest.mark.parametrize("case", ERRORS["request_errors"],
+                         ids=[c["name"] for c in ERRORS["request_errors"]])
 def test_request_errors(case):
     with pytest.raises(InvalidRequestError) as info:
         parse_embeddings_request(_expand(case["body"]))
@@ -98,7 +140,8 @@ def test_request_errors(case):
     assert case.get("contains", "") in info.value.message
 
 
-@pytest.mark.parametrize("case", ERRORS["plan_errors"], ids=[c["name"] for c in ERRORS["plan_errors"]])
+@pytest.mark.parametrize("case", ERRORS["plan_errors"],
+                         ids=[c["name"] for c in ERRORS["plan_errors"]])
 def test_plan_errors(case):
     req = parse_embeddings_request(case["body"])  # valid in itself: the model name says nothing
     with pytest.raises(InvalidRequestError) as info:
@@ -106,7 +149,8 @@ def test_plan_errors(case):
     assert info.value.status == 400 and info.value.param == case["param"]
 
 
-@pytest.mark.parametrize("case", ERRORS["result_errors"], ids=[c["name"] for c in ERRORS["result_errors"]])
+@pytest.mark.parametrize("case", ERRORS["result_errors"],
+                         ids=[c["name"] for c in ERRORS["result_errors"]])
 def test_result_errors(case):
     with pytest.raises(UpstreamError):
         parse_invocation_result(case["family"], case["body"])
@@ -151,8 +195,10 @@ def test_input_tokens_of():
     assert input_tokens_of("cohere_v3", {"inputTextTokenCount": 7}) is None
 
 
-def test_module_imports_no_io_libraries():
-    tree = ast.parse(Path(emb.__file__).read_text())
+@pytest.mark.parametrize("module", sorted(Path(openai_embeddings.__file__).parent.glob("*.py")),
+                         ids=lambda p: p.stem)
+def test_module_imports_no_io_libraries(module):
+    tree = ast.parse(module.read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)

@@ -2,7 +2,7 @@
 
 Each case has `request` and `expected_error` ({status, param, code?}); `stage` says where the
 error must come from: "parse" (parse_chat_request, the default) or "translate" (Bedrock-specific
-checks in to_converse_kwargs, e.g. data URLs). Nothing but InvalidRequestError may escape.
+checks in plan_chat, e.g. data URLs). Nothing but InvalidRequestError may escape.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pytest
 from bedrock_gateway.errors import InvalidRequestError
 from bedrock_gateway.protocols.openai_chat import parse_chat_request
 from bedrock_gateway.conversation.capabilities import capabilities_for
-from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions, to_converse_kwargs
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
+from bedrock_gateway.protocols.openai_chat.chat_plan import plan_chat
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "schema"
 CASES = sorted(FIXTURES.glob("*.json"))
@@ -31,8 +32,7 @@ def test_schema_error_fixture(path: Path) -> None:
     with pytest.raises(InvalidRequestError) as caught:
         req = parse_chat_request(case["request"])
         assert stage == "translate", "parse_chat_request accepted the request"
-        to_converse_kwargs(req, model_id=MODEL, caps=capabilities_for(MODEL),
-                           options=TranslateOptions())
+        plan_chat(req, model_id=MODEL, caps=capabilities_for(MODEL), options=TranslateOptions())
     error = caught.value
     assert (error.status, error.param) == (expected["status"], expected["param"]), error.message
     if "code" in expected:

@@ -18,11 +18,8 @@ import pytest
 from bedrock_gateway.errors import InvalidRequestError
 from bedrock_gateway.protocols.openai_chat import parse_chat_request
 from bedrock_gateway.conversation.capabilities import capabilities_for
-from bedrock_gateway.protocols.openai_chat.chat_converse import (
-    TranslateOptions,
-    structured_output_tool_name,
-    to_converse_kwargs,
-)
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
+from bedrock_gateway.protocols.openai_chat.chat_plan import plan_chat
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "chat"
 VALID = [p for p in sorted(FIXTURES.glob("*.json"))
@@ -65,9 +62,8 @@ def test_mutations_raise_only_invalid_request(path: Path) -> None:
             body = replaced(request, json_path, new)
             try:
                 req = parse_chat_request(body)
-                to_converse_kwargs(req, model_id=model_id, caps=caps, options=options,
-                                   fetched_images=fetched)
-                structured_output_tool_name(req, caps, options)
+                plan_chat(req, model_id=model_id, caps=caps, options=options,
+                          fetched_images=fetched)
             except InvalidRequestError as error:
                 assert error.param, (json_path, new, error.message)
             except Exception as error:  # noqa: BLE001 - the point of the test

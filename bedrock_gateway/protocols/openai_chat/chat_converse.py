@@ -1,10 +1,11 @@
-"""A validated OpenAI chat request -> keyword arguments for Converse / ConverseStream.
+"""A validated OpenAI chat request -> the Converse / ConverseStream call.
 
-`to_converse_kwargs` assembles the parts (messages.py, tools.py) and adds inference settings,
-thinking, cache points, guardrails and the Bedrock pass-through fields. The server also needs the
-name of the synthetic structured-output tool, if any, to turn its input back into content:
-`structured_output_tool_name` recomputes it from the same plan (cheap, and keeps the kwargs a
-plain dict). `from_converse_response` (response.py) is re-exported for the server's convenience.
+`chat_to_converse` decides thinking and the tool plan once, assembles the parts
+(chat_converse_messages.py, chat_tools.py) and adds inference settings, cache points, guardrails
+and the Bedrock pass-through fields. Its `ConverseCall` carries the kwargs and the one decision
+the answer depends on: the name of the synthetic structured-output tool, if any, whose input
+becomes the content. The chat completions handler wraps it in a `ChatPlan` (chat_plan.py); the
+Responses API uses it as is.
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
-from bedrock_gateway.protocols.openai_chat import ChatRequest
 from bedrock_gateway.conversation.capabilities import ModelCapabilities
 from bedrock_gateway.conversation.reasoning_budgets import thinking_for_effort
 from bedrock_gateway.protocols.openai_chat.chat_converse_messages import build_conversation
-from bedrock_gateway.protocols.openai_chat.chat_response import from_converse_response
-from bedrock_gateway.protocols.openai_chat.chat_tools import ToolPlan, plan_tools
+from bedrock_gateway.protocols.openai_chat.chat_tools import plan_tools
+from bedrock_gateway.protocols.openai_chat.chat_types import ChatRequest
 
-__all__ = ["TranslateOptions", "from_converse_response", "structured_output_tool_name",
-           "thinking_config", "to_converse_kwargs"]
+__all__ = ["ConverseCall", "TranslateOptions", "chat_to_converse", "thinking_config"]
 
 _DEFAULT_BUDGETS = MappingProxyType({"low": 1024, "medium": 4096, "high": 16384})
 # Room for the answer after the thinking budget when the client set no max_tokens.
@@ -31,6 +31,8 @@ _CACHE_POINT = {"type": "default"}
 
 @dataclass(frozen=True)
 class TranslateOptions:
+    """The operator's translation settings: built once at start (server/gateway_app.py)."""
+
     prompt_caching: bool = False
     guardrail_identifier: str | None = None
     guardrail_version: str | None = None
@@ -72,26 +74,12 @@ def _thinking_on(thinking: dict | None) -> bool:
     return thinking is not None and thinking.get("type") in ("enabled", "adaptive")
 
 
-def _plan(req: ChatRequest, caps: ModelCapabilities, options: TranslateOptions,
-          thinking: dict | None) -> ToolPlan:
-    return plan_tools(req, caps, thinking=_thinking_on(thinking),
-                      native_available=options.native_structured_output_available)
-
-
-def structured_output_tool_name(req: ChatRequest, caps: ModelCapabilities,
-                                options: TranslateOptions) -> str | None:
-    """Name of the synthetic tool carrying a json_schema answer, or None (native or no schema)."""
-    if req.response_format is None or req.response_format.type != "json_schema":
-        return None
-    return _plan(req, caps, options, thinking_config(req, caps, options)).structured_tool
-
-
 def _inference_config(req: ChatRequest, thinking: dict | None,
                       default_max_tokens: int | None = None) -> dict:
     config: dict = {}
     max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens
     thinking_on = _thinking_on(thinking)
-    budget = thinking.get("budget_tokens") if thinking_on else None
+    budget = thinking.get("budget_tokens") if thinking is not None and thinking_on else None
     if isinstance(budget, int) and not isinstance(budget, bool):
         # Anthropic needs max_tokens > budget_tokens; keep the client's number for the answer.
         if max_tokens is None:
@@ -129,20 +117,27 @@ def _guardrail(req: ChatRequest, options: TranslateOptions) -> dict | None:
     return config or None
 
 
-def to_converse_kwargs(req: ChatRequest, *, model_id: str, caps: ModelCapabilities,
-                       options: TranslateOptions,
-                       fetched_images: Mapping[str, tuple[bytes, str]] = MappingProxyType({}),
-                       ) -> dict:
-    """kwargs for `client.converse(**kw)` / `client.converse_stream(**kw)`."""
+@dataclass(frozen=True, slots=True)
+class ConverseCall:
+    kwargs: dict[str, Any]  # for `client.converse(**kw)` / `client.converse_stream(**kw)`
+    structured_tool: str | None  # synthetic tool whose input is the answer (json_schema)
+
+
+def chat_to_converse(req: ChatRequest, *, model_id: str, caps: ModelCapabilities,
+                     options: TranslateOptions,
+                     fetched_images: Mapping[str, tuple[bytes, str]] = MappingProxyType({}),
+                     ) -> ConverseCall:
+    """The Converse call for `req`; thinking and the tool plan are decided once, here."""
     thinking = thinking_config(req, caps, options)
-    plan = _plan(req, caps, options, thinking)
+    plan = plan_tools(req, caps, thinking=_thinking_on(thinking),
+                      native_available=options.native_structured_output_available)
     system, messages = build_conversation(req, caps, fetched_images=fetched_images,
                                           tools_as_text=plan.tools_as_text,
                                           extra_system=list(plan.instructions))
     caching = req.extra.prompt_caching
     caching = (options.prompt_caching if caching is None else caching) and caps.prompt_caching
 
-    kwargs: dict = {"modelId": model_id, "messages": messages}
+    kwargs: dict[str, Any] = {"modelId": model_id, "messages": messages}
     if system:
         kwargs["system"] = system + [{"cachePoint": dict(_CACHE_POINT)}] if caching else system
     if plan.tool_config is not None:
@@ -170,4 +165,4 @@ def to_converse_kwargs(req: ChatRequest, *, model_id: str, caps: ModelCapabiliti
         kwargs["performanceConfig"] = dict(req.extra.performance_config)
     if req.extra.request_metadata is not None:
         kwargs["requestMetadata"] = dict(req.extra.request_metadata)
-    return kwargs
+    return ConverseCall(kwargs, plan.structured_tool)

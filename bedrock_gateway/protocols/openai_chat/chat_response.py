@@ -1,18 +1,15 @@
-"""A Converse response -> an OpenAI `chat.completion`; the stop-reason and usage mappings that the
-stream translator shares.
-
-Usage: Bedrock's `inputTokens` excludes cached tokens while OpenAI's `prompt_tokens` includes
-them, so prompt_tokens = inputTokens + cacheReadInputTokens + cacheWriteInputTokens; cache reads
-are `prompt_tokens_details.cached_tokens` (OpenAI's name) and cache writes
-`prompt_tokens_details.cache_write_tokens` (ours: OpenAI has no such field). Bedrock does not
-count reasoning tokens apart, so `completion_tokens_details` is left out.
+"""A Converse response -> an OpenAI `chat.completion`, and the stop-reason mapping that the
+stream translator shares. The shapes themselves (completion, usage) are built in chat_shapes.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
+
+from bedrock_gateway.protocols.openai_chat.chat_shapes import chat_completion, chat_usage
 
 STOP_REASONS: Mapping[str, str] = {
     "end_turn": "stop",
@@ -37,27 +34,13 @@ def finish_reason_for(stop_reason: object, *, tool_calls: bool,
     return reason
 
 
-def openai_usage(usage: Mapping) -> dict:
-    """Bedrock's usage block -> OpenAI's `usage` object."""
-    fresh = usage.get("inputTokens") or 0
-    read = usage.get("cacheReadInputTokens") or 0
-    write = usage.get("cacheWriteInputTokens") or 0
-    completion = usage.get("outputTokens") or 0
-    prompt = fresh + read + write
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": read, "cache_write_tokens": write},
-    }
-
-
 def _arguments(value: object) -> str:
     return orjson.dumps(value if value is not None else {}).decode()
 
 
-def from_converse_response(resp: dict, *, model: str, completion_id: str, created: int,
-                           structured_tool: str | None, legacy_functions: bool = False) -> dict:
+def from_converse_response(resp: Mapping[str, Any], *, model: str, completion_id: str,
+                           created: int, structured_tool: str | None,
+                           legacy_functions: bool = False) -> dict[str, Any]:
     """The OpenAI `chat.completion` for a Converse response.
 
     The structured-output tool's input becomes the content (alone: text the model wrote around
@@ -69,7 +52,7 @@ def from_converse_response(resp: dict, *, model: str, completion_id: str, create
     blocks = (output.get("message") or {}).get("content") or ()
     texts: list[str] = []
     reasoning: list[str] = []
-    tool_calls: list[dict] = []
+    tool_calls: list[dict[str, Any]] = []
     structured: str | None = None
     for block in blocks:
         if not isinstance(block, dict):
@@ -90,25 +73,15 @@ def from_converse_response(resp: dict, *, model: str, completion_id: str, create
             if text:
                 reasoning.append(text)
     content = structured if structured is not None else "".join(texts)
-    message: dict = {"role": "assistant", "content": content or None}
+    message: dict[str, Any] = {"role": "assistant", "content": content or None}
     if tool_calls and legacy_functions:
         message["function_call"] = tool_calls[0]["function"]
     elif tool_calls:
         message["tool_calls"] = tool_calls
     if reasoning:
         message["reasoning_content"] = "".join(reasoning)
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "finish_reason": finish_reason_for(resp.get("stopReason"),
-                                               tool_calls=bool(tool_calls),
-                                               legacy_functions=legacy_functions),
-            "logprobs": None,
-        }],
-        "usage": openai_usage(resp.get("usage") or {}),
-    }
+    return chat_completion(
+        completion_id=completion_id, created=created, model=model, message=message,
+        finish_reason=finish_reason_for(resp.get("stopReason"), tool_calls=bool(tool_calls),
+                                        legacy_functions=legacy_functions),
+        usage=chat_usage(resp.get("usage") or {}))

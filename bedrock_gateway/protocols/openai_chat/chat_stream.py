@@ -13,7 +13,10 @@ nothing is held.
 
 from __future__ import annotations
 
-from bedrock_gateway.protocols.openai_chat.chat_response import finish_reason_for, openai_usage
+from typing import Any
+
+from bedrock_gateway.protocols.openai_chat.chat_response import finish_reason_for
+from bedrock_gateway.protocols.openai_chat.chat_shapes import chat_usage, delta_chunk, usage_chunk
 
 _STRUCTURED = -1  # marks the structured-output tool's content block
 
@@ -52,17 +55,14 @@ class ChunkTranslator:
         self._structured_used = False
         self._no_input: set[int] = set()  # tool blocks that have had no input fragment yet
         self.finish_reason: str | None = None
-        self.usage: dict | None = None  # OpenAI usage object, once metadata arrived
+        self.usage: dict[str, Any] | None = None  # OpenAI usage object, once metadata arrived
         self.first_content_emitted = False
 
-    def _chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         if not self._role_sent:  # only if content came before messageStart
             self._role_sent = True
             delta["role"] = "assistant"
-        return {"id": self._id, "object": "chat.completion.chunk", "created": self._created,
-                "model": self._model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish_reason}]}
+        return delta_chunk(self._id, self._created, self._model, delta, finish_reason)
 
     def feed(self, event: dict) -> list[dict]:
         body = event.get("contentBlockDelta")
@@ -87,7 +87,7 @@ class ChunkTranslator:
         if body is not None:
             usage = body.get("usage")
             if usage:
-                self.usage = openai_usage(usage)
+                self.usage = chat_usage(usage)
         return []
 
     def _delta(self, body: dict) -> list[dict]:
@@ -184,7 +184,6 @@ class ChunkTranslator:
         ended without messageStop still gets its finish_reason chunk first."""
         chunks = self._stop(None) if self.finish_reason is None else []
         if self._include_usage:
-            chunks.append({"id": self._id, "object": "chat.completion.chunk",
-                           "created": self._created, "model": self._model, "choices": [],
-                           "usage": self.usage or openai_usage({})})
+            chunks.append(usage_chunk(self._id, self._created, self._model,
+                                      self.usage or chat_usage({})))
         return chunks

@@ -5,7 +5,8 @@ The items become the chat translator's messages, so every Bedrock repair documen
 consecutive same-role turns merged, tool results first in their turn, ...), and tools,
 tool_choice, text.format (native structured output or the synthetic-tool fallback), reasoning
 budgets (`conversation/reasoning_budgets.py`), prompt caching and guardrails go through
-`protocols/openai_chat/chat_tools.py` and `protocols/openai_chat/chat_converse.py` unchanged.
+`protocols/openai_chat/chat_tools.py` and `protocols/openai_chat/chat_converse.py`
+(`chat_to_converse`) unchanged.
 
 Consecutive assistant-side items (reasoning, assistant message, function calls) form one
 assistant turn. Reasoning items are restored from `encrypted_content` (see sealing.py) and sent
@@ -43,11 +44,7 @@ from bedrock_gateway.protocols.openai_responses.responses_types import (
 )
 from bedrock_gateway.conversation.capabilities import ModelCapabilities
 from bedrock_gateway.conversation.reasoning_budgets import thinking_for_effort
-from bedrock_gateway.protocols.openai_chat.chat_converse import (
-    TranslateOptions,
-    structured_output_tool_name,
-    to_converse_kwargs,
-)
+from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions, chat_to_converse
 
 Opener = Callable[[str], "dict | None"]
 
@@ -225,10 +222,10 @@ def to_converse(req: ResponsesRequest, *, history: Sequence[dict], model_id: str
                 ) -> ConversePlan:
     chat, dropped = chat_request(req, history, caps, options, opener)
     try:
-        kwargs = to_converse_kwargs(chat, model_id=model_id, caps=caps, options=options,
-                                    fetched_images=fetched_images)
+        call = chat_to_converse(chat, model_id=model_id, caps=caps, options=options,
+                                fetched_images=fetched_images)
     except InvalidRequestError as error:
         error.param = responses_param(error.param)
         raise
-    return ConversePlan(kwargs, structured_output_tool_name(chat, caps, options), dropped, chat)
+    return ConversePlan(call.kwargs, call.structured_tool, dropped, chat)
 

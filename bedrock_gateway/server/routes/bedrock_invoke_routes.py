@@ -10,22 +10,28 @@ timeouts and telemetry are the same as for every other API.
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 from aiohttp import web
 
-from bedrock_gateway.protocols.bedrock_invoke import InvokeStreamRelay
+from bedrock_gateway.bedrock.catalog import CatalogEntry
+from bedrock_gateway.bedrock.upstream_stream import UpstreamStream
+from bedrock_gateway.protocols.bedrock_invoke import (
+    InvokeStreamRelay,
+    invoke_kwargs,
+    passed_headers,
+)
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
-from bedrock_gateway.server.context import request_context
+from bedrock_gateway.server.app_state import ROUTER, TELEMETRY
+from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import read_json_object_and_bytes
-from bedrock_gateway.server.app_state import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
 from bedrock_gateway.server.protocol_writers import EventStreamWriter
-from bedrock_gateway.server.stream_pump import pump_stream
-
-_MODEL_NAME_LIMIT = 256
-# Bedrock's token-count headers on InvokeModel answers, passed on to the client.
-_PASSED_HEADERS = ("x-amzn-bedrock-input-token-count", "x-amzn-bedrock-output-token-count",
-                   "x-amzn-bedrock-invocation-latency")
+from bedrock_gateway.server.routes.route_steps import (
+    MODEL_NAME_LIMIT,
+    admit_key,
+    call_deadline,
+    pump,
+)
 
 
 async def invoke(request: web.Request) -> web.StreamResponse:
@@ -37,57 +43,70 @@ async def invoke_with_response_stream(request: web.Request) -> web.StreamRespons
 
 
 async def _serve(request: web.Request, *, stream: bool) -> web.StreamResponse:
-    app = request.app
-    settings = app[SETTINGS]
+    """parse -> resolve -> plan (the kwargs: the body as received) -> call -> pump (or answer)."""
     ctx = request_context(request)
+    model_id, raw = await _parse(request, ctx, stream=stream)
+    entry = await _resolve(request, ctx, model_id, raw, stream=stream)
+    kwargs = invoke_kwargs(entry.id, raw)
+    if stream:
+        upstream = await _open_stream(request, ctx, kwargs, entry)
+        return await _pump(request, ctx, upstream)
+    response = await _call(request, ctx, kwargs, entry)
+    return _answer(ctx, response)
+
+
+async def _parse(request: web.Request, ctx: RequestContext, *,
+                 stream: bool) -> tuple[str, bytearray]:
+    """The model id of the path and the body, checked to be a JSON object and sent as
+    received."""
     model_id = request.match_info["model_id"]
     ctx.stream = stream
-    ctx.model = model_id[:_MODEL_NAME_LIMIT]
-    body, raw = await read_json_object_and_bytes(request)  # checked; sent as received
+    ctx.model = model_id[:MODEL_NAME_LIMIT]  # before the body: a refused body is counted too
+    body, raw = await read_json_object_and_bytes(request)
     max_tokens = body.get("max_tokens")
     ctx.max_tokens = max_tokens if isinstance(max_tokens, int) else None
-    entry = resolve_messages_model(app, model_id)
-    await app[KEY_SERVICE].admit(
-        request, ctx, names=(model_id, entry.id, entry.base_model_id),
-        input_bytes=len(raw), max_output_tokens=ctx.max_tokens, stream=stream)
-    kwargs = {"modelId": entry.id, "body": raw,
-              "contentType": "application/json", "accept": "application/json"}
+    return model_id, raw
 
-    lifecycle = app[LIFECYCLE]
-    deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-    telemetry = app[TELEMETRY]
-    observer = telemetry.observer(ctx)
-    router = app[ROUTER]
-    if not stream:
-        response, ctx.region = await router.invoke(kwargs, entry.regions, deadline=deadline,
-                                                   observer=observer,
-                                                   operation="invoke_model")
-        upstream_headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
-        headers = {name: upstream_headers[name] for name in _PASSED_HEADERS
-                   if name in upstream_headers}
-        ctx.tokens_in = _int(headers.get(_PASSED_HEADERS[0]))
-        ctx.tokens_out = _int(headers.get(_PASSED_HEADERS[1]))
-        return web.Response(body=response["body"], headers=headers,
-                            content_type="application/json")
 
-    upstream = await router.open_invoke_stream(kwargs, entry.regions, deadline=deadline,
-                                               observer=observer)
-    ctx.region = upstream.region
-    telemetry.stream_started()
+async def _resolve(request: web.Request, ctx: RequestContext, model_id: str, raw: bytearray, *,
+                   stream: bool) -> CatalogEntry:
+    entry = resolve_messages_model(request.app, model_id)
+    await admit_key(request, ctx, model_id, entry, max_output_tokens=ctx.max_tokens,
+                    stream=stream, input_bytes=len(raw))
+    return entry
+
+
+async def _call(request: web.Request, ctx: RequestContext, kwargs: dict[str, Any],
+                entry: CatalogEntry) -> dict[str, Any]:
+    app = request.app
+    response, ctx.region = await app[ROUTER].invoke(
+        kwargs, entry.regions, deadline=call_deadline(app),
+        observer=app[TELEMETRY].observer(ctx), operation="invoke_model")
+    return response
+
+
+def _answer(ctx: RequestContext, response: dict[str, Any]) -> web.Response:
+    passed = passed_headers((response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {})
+    ctx.tokens_in, ctx.tokens_out = passed.input_tokens, passed.output_tokens
+    return web.Response(body=response["body"], headers=passed.headers,
+                        content_type="application/json")
+
+
+async def _open_stream(request: web.Request, ctx: RequestContext, kwargs: dict[str, Any],
+                       entry: CatalogEntry) -> UpstreamStream:
+    app = request.app
+    return await app[ROUTER].open_invoke_stream(kwargs, entry.regions,
+                                                deadline=call_deadline(app),
+                                                observer=app[TELEMETRY].observer(ctx))
+
+
+async def _pump(request: web.Request, ctx: RequestContext,
+                upstream: UpstreamStream) -> web.StreamResponse:
     relay = InvokeStreamRelay()
-    try:
-        return await pump_stream(
-            request, ctx, upstream, relay, lifecycle=lifecycle,
-            heartbeat_s=settings.sse_heartbeat_seconds, idle_s=settings.stream_idle_timeout,
-            chunk_timer=telemetry.chunk_timer(ctx), open_writer=EventStreamWriter.open)
-    finally:
+
+    def on_end() -> None:
         ctx.tokens_in, ctx.tokens_out = relay.input_tokens, relay.output_tokens
         ctx.finish_reason = relay.stop_reason
-        telemetry.stream_finished(ctx, upstream.attempt_token, operation="invoke_stream")
 
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value) if value else 0
-    except ValueError:
-        return 0
+    return await pump(request, ctx, upstream, relay, open_writer=EventStreamWriter.open,
+                      on_end=on_end, operation="invoke_stream")

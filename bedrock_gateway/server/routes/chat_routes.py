@@ -1,149 +1,122 @@
-"""POST /chat/completions: parse, resolve the model, translate, call Bedrock, answer."""
+"""POST /chat/completions in five steps: parse -> resolve -> plan -> call -> pump (or answer).
+
+Admission (limits_middleware) has let the request in before its body is read. The translation
+is the plan's (protocols/openai_chat/chat_plan.py); this module does the I/O around it.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
+from typing import Any
 
 from aiohttp import web
 
-from bedrock_gateway.protocols.openai_chat import parse_chat_request
-from bedrock_gateway.server import content_log
-from bedrock_gateway.server.catalog_access import resolve_model
-from bedrock_gateway.server.context import request_context
-from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.image_fetch import ImageBatch
-from bedrock_gateway.server.app_state import (
-    IMAGE_BUDGET,
-    IMAGE_FETCHER,
-    KEY_SERVICE,
-    LIFECYCLE,
-    NATIVE_STRUCTURED_OUTPUT,
-    ROUTER,
-    SETTINGS,
-    TELEMETRY,
-)
-from bedrock_gateway.server.limits import request_holdings
-from bedrock_gateway.server.stream_pump import pump_stream
-from bedrock_gateway.settings import Settings
+from bedrock_gateway.bedrock.catalog import CatalogEntry
+from bedrock_gateway.bedrock.upstream_stream import UpstreamStream
 from bedrock_gateway.conversation.capabilities import capabilities_for
-from bedrock_gateway.protocols.openai_chat.chat_converse import (
-    TranslateOptions,
-    from_converse_response,
-    structured_output_tool_name,
-    to_converse_kwargs,
-)
-from bedrock_gateway.conversation.images import attach_remote_images, pending_remote_images
+from bedrock_gateway.protocols.openai_chat import ChatRequest, parse_chat_request
+from bedrock_gateway.protocols.openai_chat.chat_plan import ChatPlan, plan_chat
 from bedrock_gateway.protocols.openai_chat.chat_stream import ChunkTranslator
-
-# Model names longer than this are not Bedrock ids; they are cut before they reach logs.
-_MODEL_NAME_LIMIT = 256
-
-
-def translate_options(settings: Settings, native_structured_output: bool) -> TranslateOptions:
-    return TranslateOptions(
-        prompt_caching=settings.enable_prompt_caching,
-        guardrail_identifier=settings.guardrail_identifier,
-        guardrail_version=settings.guardrail_version,
-        reasoning_budgets={"low": settings.reasoning_budget_low,
-                           "medium": settings.reasoning_budget_medium,
-                           "high": settings.reasoning_budget_high},
-        native_structured_output_available=native_structured_output,
-        default_max_tokens=settings.default_max_tokens,
-    )
-
-
-async def fetch_images(request: web.Request, urls: dict[str, str]) -> dict:
-    """{url: (bytes, format)} for `urls` ({url: the param a fetch error names}), within the
-    request's and the process's limits (count, bytes, concurrency), cancelled with the request."""
-    if not urls:
-        return {}
-    app = request.app
-    settings = app[SETTINGS]
-    batch = ImageBatch(app[IMAGE_FETCHER], app[IMAGE_BUDGET], request_holdings(request),
-                       max_bytes=settings.image_fetch_max_bytes,
-                       max_total_bytes=settings.image_fetch_max_total_bytes,
-                       concurrency=settings.image_fetch_concurrency,
-                       timeout_s=settings.image_fetch_timeout_seconds)
-    return await batch.fetch_all(urls)
-
-
-async def fetch_remote_images(request: web.Request, messages: list[dict]) -> None:
-    """Fetch the remote images the translated `messages` name and put them in place. Runs after
-    the whole request was validated, so a request that would fail anyway fetches nothing."""
-    pending = pending_remote_images(messages)
-    if pending:
-        attach_remote_images(messages, await fetch_images(request, pending))
+from bedrock_gateway.server import content_log
+from bedrock_gateway.server.app_state import ROUTER, SETTINGS, TELEMETRY, TRANSLATE_OPTIONS
+from bedrock_gateway.server.catalog_access import resolve_model
+from bedrock_gateway.server.context import RequestContext, request_context
+from bedrock_gateway.server.http import json_response, read_json_object
+from bedrock_gateway.server.routes.route_steps import (
+    admit_key,
+    call_deadline,
+    fetch_images,
+    note_request,
+    pump,
+)
+from bedrock_gateway.server.sse import SseWriter
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    """Admission (limits_middleware) has already let this request in; the body is read here."""
-    app = request.app
-    settings = app[SETTINGS]
     ctx = request_context(request)
+    chat, body = await _parse(request, ctx)
+    requested, entry = await _resolve(request, ctx, chat, body)
+    plan = await _plan(request, chat, requested, entry)
+    if plan.stream:
+        upstream = await _open_stream(request, ctx, plan, entry)
+        return await _pump(request, ctx, plan, upstream)
+    response = await _converse(request, ctx, plan, entry)
+    return _answer(request, ctx, plan, response)
+
+
+async def _parse(request: web.Request, ctx: RequestContext) -> tuple[ChatRequest, dict]:
     body = await read_json_object(request)
     chat = parse_chat_request(body)
+    note_request(ctx, model=chat.model or request.app[SETTINGS].default_model,
+                 stream=chat.stream, max_tokens=chat.max_tokens)
+    return chat, body
+
+
+async def _resolve(request: web.Request, ctx: RequestContext, chat: ChatRequest,
+                   body: dict) -> tuple[str, CatalogEntry]:
+    """The requested model name and its catalog entry, once the key may use it (its model
+    access and limits: settled when the request ends). The prompt is logged (LOG_CONTENT)
+    only for an admitted request."""
+    settings = request.app[SETTINGS]
     requested = chat.model or settings.default_model
-    ctx.stream = chat.stream
-    ctx.max_tokens = chat.max_tokens
-    ctx.model = requested[:_MODEL_NAME_LIMIT]  # set first: an unknown model is still counted
-    entry = resolve_model(app, requested, output="text")
+    entry = resolve_model(request.app, requested, output="text")
     ctx.response_model = entry.id
-    # The key's model access and limits, before any Bedrock call (settled when the request ends).
-    await app[KEY_SERVICE].admit(
-        request, ctx, names=(requested, entry.id, entry.base_model_id),
-        input_bytes=request.content_length, max_output_tokens=chat.max_tokens,
-        stream=chat.stream)
+    await admit_key(request, ctx, requested, entry, max_output_tokens=chat.max_tokens,
+                    stream=chat.stream)
     if settings.log_content:
         content_log.request(ctx.request_id, body)
+    return requested, entry
 
-    options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
-    caps = capabilities_for(entry.base_model_id or entry.id)
-    kwargs = to_converse_kwargs(chat, model_id=entry.id, caps=caps, options=options)
-    await fetch_remote_images(request, kwargs["messages"])
-    structured_tool = structured_output_tool_name(chat, caps, options)
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-    created = int(time.time())
-    deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-    telemetry = app[TELEMETRY]
-    observer = telemetry.observer(ctx)
-    router = app[ROUTER]
 
-    if not chat.stream:
-        response, region = await router.converse(kwargs, entry.regions, deadline=deadline,
-                                                 observer=observer)
-        ctx.region = region
-        answer = from_converse_response(response, model=requested,
-                                        completion_id=completion_id, created=created,
-                                        structured_tool=structured_tool,
-                                        legacy_functions=chat.legacy_functions)
-        ctx.record_usage(answer.get("usage"))
-        ctx.finish_reason = answer["choices"][0].get("finish_reason")
-        if settings.log_content:
-            content_log.completion(ctx.request_id, answer["choices"])
-        return json_response(answer)
+async def _plan(request: web.Request, chat: ChatRequest, requested: str,
+                entry: CatalogEntry) -> ChatPlan:
+    """The request's plan; its remote images are fetched once the whole request is known to be
+    valid, so a request that would fail anyway fetches nothing."""
+    plan = plan_chat(chat, model_id=entry.id,
+                     caps=capabilities_for(entry.base_model_id or entry.id),
+                     options=request.app[TRANSLATE_OPTIONS], model_name=requested)
+    pending = plan.remote_images()
+    if pending:
+        plan.attach_images(await fetch_images(request, pending))
+    return plan
 
-    upstream = await router.open_stream(kwargs, entry.regions, deadline=deadline,
-                                        observer=observer)
-    ctx.region = upstream.region
-    telemetry.stream_started()
-    translator = ChunkTranslator(model=requested, completion_id=completion_id,
-                                 created=created, include_usage=chat.include_usage,
-                                 structured_tool=structured_tool,
-                                 legacy_functions=chat.legacy_functions)
-    source = content_log.Recorder(translator) if settings.log_content else translator
-    try:
-        return await pump_stream(
-            request, ctx, upstream, source,
-            lifecycle=app[LIFECYCLE],
-            heartbeat_s=settings.sse_heartbeat_seconds,
-            idle_s=settings.stream_idle_timeout,
-            chunk_timer=telemetry.chunk_timer(ctx),
-        )
-    finally:
+
+async def _converse(request: web.Request, ctx: RequestContext, plan: ChatPlan,
+                    entry: CatalogEntry) -> dict[str, Any]:
+    app = request.app
+    response, ctx.region = await app[ROUTER].converse(
+        plan.converse_kwargs, entry.regions, deadline=call_deadline(app),
+        observer=app[TELEMETRY].observer(ctx))
+    return response
+
+
+def _answer(request: web.Request, ctx: RequestContext, plan: ChatPlan,
+            response: dict[str, Any]) -> web.Response:
+    answer = plan.response(response)
+    ctx.record_usage(answer.get("usage"))
+    ctx.finish_reason = answer["choices"][0].get("finish_reason")
+    if request.app[SETTINGS].log_content:
+        content_log.completion(ctx.request_id, answer["choices"])
+    return json_response(answer)
+
+
+async def _open_stream(request: web.Request, ctx: RequestContext, plan: ChatPlan,
+                       entry: CatalogEntry) -> UpstreamStream:
+    app = request.app
+    return await app[ROUTER].open_stream(plan.converse_kwargs, entry.regions,
+                                         deadline=call_deadline(app),
+                                         observer=app[TELEMETRY].observer(ctx))
+
+
+async def _pump(request: web.Request, ctx: RequestContext, plan: ChatPlan,
+                upstream: UpstreamStream) -> web.StreamResponse:
+    translator = plan.stream_translator()
+    recorder = content_log.Recorder(translator) if request.app[SETTINGS].log_content else None
+    source: ChunkTranslator | content_log.Recorder = translator if recorder is None else recorder
+
+    def on_end() -> None:
         ctx.record_usage(translator.usage)
         ctx.finish_reason = translator.finish_reason
-        telemetry.stream_finished(ctx, upstream.attempt_token)
-        if source is not translator:
-            source.log(ctx.request_id)
+        if recorder is not None:
+            recorder.log(ctx.request_id)
+
+    return await pump(request, ctx, upstream, source, open_writer=SseWriter.open, on_end=on_end)

@@ -1,80 +1,82 @@
-"""POST /embeddings: Titan (one text per call, fanned out) and Cohere (batches of 96, sent
-concurrently), results in input order."""
+"""POST /embeddings: parse -> resolve -> plan -> call -> answer. Titan takes one text per call
+(fanned out), Cohere batches of 96 (sent concurrently); the results come back in input order.
+
+The plan (protocols/openai_embeddings/embeddings_plan.py) builds the InvokeModel bodies, reads
+the answers (bodies and token-count headers) and builds the response; this module makes the
+calls. Admission (limits_middleware) has let the request in before its body was read.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-import orjson
 from aiohttp import web
 
-from bedrock_gateway.errors import GatewayError, UpstreamError
-from bedrock_gateway.server.catalog_access import resolve_model
-from bedrock_gateway.server.context import request_context
-from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.app_state import KEY_SERVICE, ROUTER, SETTINGS, TELEMETRY
-from bedrock_gateway.protocols.openai_embeddings.embeddings_bodies import (
+from bedrock_gateway.bedrock.catalog import CatalogEntry
+from bedrock_gateway.errors import GatewayError
+from bedrock_gateway.protocols.openai_embeddings import (
+    EmbeddingsPlan,
+    EmbeddingsRequest,
     Invocation,
-    assemble_vectors,
-    build_embeddings_response,
-    family_for,
-    input_tokens_of,
     parse_embeddings_request,
-    parse_invocation_result,
-    plan_invocations,
+    plan_embeddings,
 )
-
-_TOKEN_HEADER = "x-amzn-bedrock-input-token-count"
+from bedrock_gateway.protocols.openai_embeddings.embeddings_plan import Answer
+from bedrock_gateway.server.app_state import ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.catalog_access import resolve_model
+from bedrock_gateway.server.context import RequestContext, request_context
+from bedrock_gateway.server.http import json_response, read_json_object
+from bedrock_gateway.server.routes.route_steps import admit_key, call_deadline, note_request
 
 
 async def create_embeddings(request: web.Request) -> web.Response:
-    app = request.app
-    settings = app[SETTINGS]
     ctx = request_context(request)
+    req = await _parse(request, ctx)
+    entry = _resolve(request, ctx, req)
+    plan = plan_embeddings(req, model_id=entry.id, base_model_id=entry.base_model_id)
+    answers = await _call(request, ctx, req, entry, plan)
+    response = plan.response(answers)
+    ctx.tokens_in = response["usage"]["prompt_tokens"]
+    return json_response(response)
+
+
+async def _parse(request: web.Request, ctx: RequestContext) -> EmbeddingsRequest:
     body = await read_json_object(request)
     if not body.get("model"):
-        body["model"] = settings.default_embedding_model
-    embeddings = parse_embeddings_request(body)
-    ctx.model = embeddings.model[:256]  # set first: an unknown model is still counted
-    entry = resolve_model(app, embeddings.model, output="embedding")
-    ctx.response_model = entry.id
-    family = family_for(entry.base_model_id or entry.id)
-    invocations = plan_invocations(embeddings, family)
-    await app[KEY_SERVICE].admit(
-        request, ctx, names=(embeddings.model, entry.id, entry.base_model_id),
-        input_bytes=request.content_length, max_output_tokens=0, stream=False)
+        body["model"] = request.app[SETTINGS].default_embedding_model
+    req = parse_embeddings_request(body)
+    note_request(ctx, model=req.model, stream=False, max_tokens=None)
+    return req
 
-    # Admitted by limits_middleware before the body was read.
+
+def _resolve(request: web.Request, ctx: RequestContext, req: EmbeddingsRequest) -> CatalogEntry:
+    entry = resolve_model(request.app, req.model, output="embedding")
+    ctx.response_model = entry.id
+    return entry
+
+
+async def _call(request: web.Request, ctx: RequestContext, req: EmbeddingsRequest,
+                entry: CatalogEntry, plan: EmbeddingsPlan) -> list[Answer]:
+    """The key's admission (once the request is known to be valid), then every call of the
+    plan, at most EMBEDDING_CONCURRENCY at a time; the first failure fails the request."""
+    await admit_key(request, ctx, req.model, entry, max_output_tokens=0, stream=False)
+    app = request.app
     router = app[ROUTER]
     observer = app[TELEMETRY].observer(ctx)
-    deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-    limit = asyncio.Semaphore(settings.embedding_concurrency)
+    deadline = call_deadline(app)
+    limit = asyncio.Semaphore(app[SETTINGS].embedding_concurrency)
 
-    async def invoke(invocation: Invocation) -> tuple[list[list[float]], int]:
+    async def invoke(invocation: Invocation) -> Answer:
         async with limit:
-            response, region = await router.invoke(
-                {"modelId": entry.id, "body": orjson.dumps(invocation.body),
-                 "contentType": "application/json", "accept": "application/json"},
-                entry.regions, deadline=deadline, observer=observer)
+            response, region = await router.invoke(plan.invoke_kwargs(invocation), entry.regions,
+                                                   deadline=deadline, observer=observer)
         ctx.region = region
-        try:
-            result = orjson.loads(response["body"])
-        except orjson.JSONDecodeError:
-            raise UpstreamError("Amazon Bedrock returned an unreadable embedding.") from None
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        tokens = input_tokens_of(family, result)
-        if tokens is None:
-            tokens = int(headers.get(_TOKEN_HEADER) or 0)
-        return parse_invocation_result(family, result), tokens
+        return plan.read_answer(response["body"], headers)
 
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(invoke(inv)) for inv in invocations]
+            tasks = [group.create_task(invoke(inv)) for inv in plan.invocations]
     except* GatewayError as failures:
         raise failures.exceptions[0] from None
-    results = [task.result() for task in tasks]
-    vectors = assemble_vectors(invocations, [vectors for vectors, _ in results])
-    prompt_tokens = sum(tokens for _, tokens in results)
-    ctx.tokens_in = prompt_tokens
-    return json_response(build_embeddings_response(
-        embeddings.model, vectors, prompt_tokens, embeddings.encoding_format))
+    return [task.result() for task in tasks]

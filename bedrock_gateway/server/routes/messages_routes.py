@@ -8,36 +8,38 @@ are rendered in Anthropic's shape by the error middleware and the stream writer.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-
-import orjson
 from aiohttp import web
 
+from bedrock_gateway.bedrock.catalog import CatalogEntry
+from bedrock_gateway.bedrock.upstream_stream import UpstreamStream
 from bedrock_gateway.protocols.anthropic_messages import (
-    ConverseStreamTranslator,
     MessagesRequest,
-    NativeStreamRelay,
     Usage,
-    count_tokens_body,
     estimate_input_tokens,
-    from_converse_response,
-    invoke_body,
     is_native_model,
     parse_messages_request,
     remote_image_urls,
-    to_converse_kwargs,
+)
+from bedrock_gateway.protocols.anthropic_messages.anthropic_plan import (
+    MessagesPlan,
+    count_tokens_kwargs,
+    counted_tokens,
+    plan_message,
 )
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
+from bedrock_gateway.server.app_state import ROUTER, TELEMETRY
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.app_state import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
 from bedrock_gateway.server.protocol_writers import AnthropicSseWriter
-from bedrock_gateway.server.routes.chat_routes import fetch_images
-from bedrock_gateway.server.stream_pump import pump_stream
-from bedrock_gateway.conversation.capabilities import capabilities_for
+from bedrock_gateway.server.routes.route_steps import (
+    MODEL_NAME_LIMIT,
+    admit_key,
+    call_deadline,
+    fetch_images,
+    note_request,
+    pump,
+)
 
-_MODEL_NAME_LIMIT = 256
 # Said on count_tokens answers that are the gateway's estimate, not Bedrock's count.
 TOKEN_COUNT_HEADER = "x-bedrock-gateway-token-count"
 
@@ -53,83 +55,84 @@ def record_usage(ctx: RequestContext, usage: Usage, stop_reason: str | None) -> 
     ctx.finish_reason = stop_reason
 
 
-def _parse(request: web.Request, body: dict, *, count_only: bool = False) -> MessagesRequest:
+async def create_message(request: web.Request) -> web.StreamResponse:
+    """parse -> resolve -> plan -> call -> pump (or answer)."""
+    ctx = request_context(request)
+    req = await _parse(request, ctx)
+    entry = await _resolve(request, ctx, req)
+    plan = await _plan(request, req, entry)
+    if plan.stream:
+        upstream = await _open_stream(request, ctx, plan, entry)
+        return await _pump(request, ctx, plan, upstream)
+    response = await _call(request, ctx, plan, entry)
+    return _answer(ctx, plan, response)
+
+
+def _parsed(request: web.Request, body: dict, *, count_only: bool = False) -> MessagesRequest:
     betas = ",".join(request.headers.getall("anthropic-beta", ()))
     return parse_messages_request(body, beta_header=betas, count_only=count_only)
 
 
-async def create_message(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    settings = app[SETTINGS]
-    ctx = request_context(request)
-    req = _parse(request, await read_json_object(request))
-    ctx.stream = req.stream
-    ctx.max_tokens = req.max_tokens
-    ctx.model = req.model[:_MODEL_NAME_LIMIT]
-    entry = resolve_messages_model(app, req.model)
-    # The key's model access and limits, before any Bedrock call (settled when the request ends).
-    await app[KEY_SERVICE].admit(
-        request, ctx, names=(req.model, entry.id, entry.base_model_id),
-        input_bytes=request.content_length, max_output_tokens=req.max_tokens, stream=req.stream)
+async def _parse(request: web.Request, ctx: RequestContext) -> MessagesRequest:
+    req = _parsed(request, await read_json_object(request))
+    note_request(ctx, model=req.model, stream=req.stream, max_tokens=req.max_tokens)
+    return req
 
-    lifecycle = app[LIFECYCLE]
+
+async def _resolve(request: web.Request, ctx: RequestContext,
+                   req: MessagesRequest) -> CatalogEntry:
+    """The catalog entry of the requested model, once the key may use it."""
+    entry = resolve_messages_model(request.app, req.model)
+    await admit_key(request, ctx, req.model, entry, max_output_tokens=req.max_tokens,
+                    stream=req.stream)
+    return entry
+
+
+async def _plan(request: web.Request, req: MessagesRequest, entry: CatalogEntry) -> MessagesPlan:
+    """The request's images fetched (Bedrock takes only inline images), then its plan."""
     images = await fetch_images(request, remote_image_urls(req))
-    deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-    telemetry = app[TELEMETRY]
-    observer = telemetry.observer(ctx)
+    return plan_message(req, model_id=entry.id, base_model_id=entry.base_model_id,
+                        fetched_images=images)
+
+
+async def _call(request: web.Request, ctx: RequestContext, plan: MessagesPlan,
+                entry: CatalogEntry) -> dict:
+    app = request.app
     router = app[ROUTER]
-    native = is_native_model(entry.base_model_id or entry.id)
-    message_id = f"msg_{uuid.uuid4().hex[:24]}"
-    if native:
-        kwargs = {"modelId": entry.id, "body": orjson.dumps(invoke_body(req, images)),
-                  "contentType": "application/json", "accept": "application/json"}
+    deadline = call_deadline(app)
+    observer = app[TELEMETRY].observer(ctx)
+    if plan.native:
+        response, ctx.region = await router.invoke(plan.kwargs, entry.regions, deadline=deadline,
+                                                   observer=observer, operation=plan.operation)
     else:
-        kwargs = to_converse_kwargs(req, model_id=entry.id,
-                                    caps=capabilities_for(entry.base_model_id or entry.id),
-                                    fetched_images=images)
-
-    if not req.stream:
-        if native:
-            response, ctx.region = await router.invoke(
-                kwargs, entry.regions, deadline=deadline, observer=observer,
-                operation="invoke_model")
-            raw = response["body"]
-            message = orjson.loads(raw)
-            record_usage(ctx, _usage(message.get("usage")), message.get("stop_reason"))
-            # Bedrock's body is Anthropic's message: passed on byte for byte.
-            return web.Response(body=raw, content_type="application/json")
-        response, ctx.region = await router.converse(kwargs, entry.regions,
+        response, ctx.region = await router.converse(plan.kwargs, entry.regions,
                                                      deadline=deadline, observer=observer)
-        message = from_converse_response(response, model=req.model, message_id=message_id)
-        record_usage(ctx, Usage.from_converse(response.get("usage")),
-                     message["stop_reason"])
-        return json_response(message)
-
-    if native:
-        upstream = await router.open_invoke_stream(kwargs, entry.regions, deadline=deadline,
-                                                   observer=observer)
-        translator: NativeStreamRelay | ConverseStreamTranslator = NativeStreamRelay()
-    else:
-        upstream = await router.open_stream(kwargs, entry.regions, deadline=deadline,
-                                            observer=observer)
-        translator = ConverseStreamTranslator(model=req.model, message_id=message_id)
-    ctx.region = upstream.region
-    telemetry.stream_started()
-    try:
-        return await pump_stream(
-            request, ctx, upstream, translator, lifecycle=lifecycle,
-            heartbeat_s=settings.sse_heartbeat_seconds, idle_s=settings.stream_idle_timeout,
-            chunk_timer=telemetry.chunk_timer(ctx), open_writer=AnthropicSseWriter.open)
-    finally:
-        record_usage(ctx, translator.usage, translator.stop_reason)
-        telemetry.stream_finished(ctx, upstream.attempt_token,
-                                  operation="invoke_stream" if native else "converse_stream")
+    return response
 
 
-def _usage(usage: object) -> Usage:
-    result = Usage()
-    result.update(usage if isinstance(usage, dict) else None)
-    return result
+def _answer(ctx: RequestContext, plan: MessagesPlan, response: dict) -> web.Response:
+    answer = plan.answer(response)
+    record_usage(ctx, answer.usage, answer.stop_reason)
+    if isinstance(answer.body, bytes):
+        return web.Response(body=answer.body, content_type="application/json")
+    return json_response(answer.body)
+
+
+async def _open_stream(request: web.Request, ctx: RequestContext, plan: MessagesPlan,
+                       entry: CatalogEntry) -> UpstreamStream:
+    app = request.app
+    router = app[ROUTER]
+    open_stream = router.open_invoke_stream if plan.native else router.open_stream
+    return await open_stream(plan.kwargs, entry.regions, deadline=call_deadline(app),
+                             observer=app[TELEMETRY].observer(ctx))
+
+
+async def _pump(request: web.Request, ctx: RequestContext, plan: MessagesPlan,
+                upstream: UpstreamStream) -> web.StreamResponse:
+    translator = plan.stream_translator()
+    return await pump(request, ctx, upstream, translator, open_writer=AnthropicSseWriter.open,
+                      on_end=lambda: record_usage(ctx, translator.usage, translator.stop_reason),
+                      operation=plan.stream_operation)
 
 
 async def count_tokens(request: web.Request) -> web.Response:
@@ -137,21 +140,17 @@ async def count_tokens(request: web.Request) -> web.Response:
     serve, an estimate flagged by the `x-bedrock-gateway-token-count: estimate` header."""
     app = request.app
     ctx = request_context(request)
-    req = _parse(request, await read_json_object(request), count_only=True)
-    ctx.model = req.model[:_MODEL_NAME_LIMIT]
+    req = _parsed(request, await read_json_object(request), count_only=True)
+    ctx.model = req.model[:MODEL_NAME_LIMIT]
     entry = resolve_messages_model(app, req.model)
     base = entry.base_model_id or entry.id
     if not is_native_model(base):
         return json_response({"input_tokens": estimate_input_tokens(req.body)},
                              headers={TOKEN_COUNT_HEADER: "estimate"})
-    await app[KEY_SERVICE].admit(
-        request, ctx, names=(req.model, entry.id, entry.base_model_id),
-        input_bytes=request.content_length, max_output_tokens=0, stream=False)
+    await admit_key(request, ctx, req.model, entry, max_output_tokens=0, stream=False)
     images = await fetch_images(request, remote_image_urls(req))
-    body = orjson.dumps(count_tokens_body(req, images))
-    deadline = asyncio.get_running_loop().time() + app[SETTINGS].request_timeout_seconds
     response, ctx.region = await app[ROUTER].count_tokens(
-        {"modelId": base, "input": {"invokeModel": {"body": body}}}, entry.regions,
-        deadline=deadline, observer=app[TELEMETRY].observer(ctx))
-    return json_response({"input_tokens": int(response.get("inputTokens") or 0)},
+        count_tokens_kwargs(req, base_model_id=base, fetched_images=images), entry.regions,
+        deadline=call_deadline(app), observer=app[TELEMETRY].observer(ctx))
+    return json_response({"input_tokens": counted_tokens(response)},
                          headers={TOKEN_COUNT_HEADER: "bedrock"})

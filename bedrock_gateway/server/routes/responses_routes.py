@@ -16,12 +16,18 @@ import hmac
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from bedrock_gateway.auth import bearer_token
+from bedrock_gateway.bedrock.catalog import CatalogEntry
+from bedrock_gateway.bedrock.upstream_stream import UpstreamStream
+from bedrock_gateway.conversation.capabilities import capabilities_for
+from bedrock_gateway.conversation.images import attach_remote_images, pending_remote_images
 from bedrock_gateway.errors import InvalidRequestError, NotFoundError
 from bedrock_gateway.protocols.openai_responses import (
+    ConversePlan,
     ResponseEventTranslator,
     ResponsesRequest,
     converse_response_events,
@@ -34,24 +40,25 @@ from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
 from bedrock_gateway.server.app_state import (
-    KEY_SERVICE,
-    LIFECYCLE,
-    NATIVE_STRUCTURED_OUTPUT,
     REASONING_SEALER,
     RESPONSE_STORE,
     ROUTER,
     SETTINGS,
     TELEMETRY,
+    TRANSLATE_OPTIONS,
 )
-from bedrock_gateway.server.routes.chat_routes import fetch_remote_images, translate_options
+from bedrock_gateway.server.routes.route_steps import (
+    admit_key,
+    call_deadline,
+    fetch_images,
+    note_request,
+    pump,
+)
 from bedrock_gateway.server.sse import NamedEventFraming, SseWriter
-from bedrock_gateway.server.stream_pump import pump_stream
 from bedrock_gateway.storage.response_store import ResponseStore, StoreUnavailableError
-from bedrock_gateway.conversation.capabilities import capabilities_for
 
 log = logging.getLogger(__name__)
 
-_MODEL_NAME_LIMIT = 256
 DROPPED_TOOLS_HEADER = "X-Gateway-Dropped-Tools"
 
 
@@ -84,11 +91,10 @@ async def _save(store: ResponseStore, record: dict) -> None:
             task.uncancel()
 
 
-def _record(response_id: str, owner: str, req: ResponsesRequest, history: list,
-            translator: ResponseEventTranslator) -> dict:
-    return {"id": response_id, "owner": owner, "response": translator.response(),
+def _record(turn: _Turn, req: ResponsesRequest, translator: ResponseEventTranslator) -> dict:
+    return {"id": translator.response_id, "owner": turn.owner, "response": translator.response(),
             "input_items": list(req.input_items),
-            "history": [*history, *req.input_items, *translator.output]}
+            "history": [*turn.history, *req.input_items, *translator.output]}
 
 
 def _finish_context(ctx: RequestContext, translator: ResponseEventTranslator) -> None:
@@ -103,86 +109,125 @@ def _history_bytes(history: list) -> int:
 
 
 async def create_response(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    settings = app[SETTINGS]
+    """parse -> resolve (the model, the stored history, the key) -> plan -> call -> pump (or
+    answer), then the store. Admission (limits_middleware) has let the request in."""
     ctx = request_context(request)
+    req = await _parse(request, ctx)
+    turn = await _resolve(request, ctx, req)
+    plan, translator = await _plan(request, req, turn)
+    if req.stream:
+        upstream = await _open_stream(request, ctx, turn, plan)
+        result = await _pump(request, ctx, turn, translator, upstream)
+        if req.store and translator.status in ("completed", "incomplete"):
+            await _save(request.app[RESPONSE_STORE], _record(turn, req, translator))
+        return result
+    response = await _converse(request, ctx, turn, plan)
+    return await _answer(request, ctx, req, turn, translator, response)
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """What the resolve step found: the model, the caller, the history this turn continues."""
+
+    requested: str  # the model name the client asked for (echoed)
+    entry: CatalogEntry
+    owner: str  # SHA-256 of the caller's key
+    history: list
+    headers: dict[str, str]  # extra response headers
+
+
+async def _parse(request: web.Request, ctx: RequestContext) -> ResponsesRequest:
+    settings = request.app[SETTINGS]
     req = parse_responses_request(await read_json_object(request),
                                   reject_hosted_tools=settings.responses_hosted_tools == "reject")
-    requested = req.model or settings.default_model
-    ctx.stream = req.stream
-    ctx.max_tokens = req.max_output_tokens
-    ctx.model = requested[:_MODEL_NAME_LIMIT]
+    note_request(ctx, model=req.model or settings.default_model, stream=req.stream,
+                 max_tokens=req.max_output_tokens)
+    return req
+
+
+async def _resolve(request: web.Request, ctx: RequestContext, req: ResponsesRequest) -> _Turn:
+    """The model's catalog entry and the stored history a `previous_response_id` continues,
+    then the key's admission (the history's size counts towards its token estimate)."""
+    app = request.app
+    requested = req.model or app[SETTINGS].default_model
     entry = resolve_model(app, requested, output="text")
     owner = _owner(request)
-    store = app[RESPONSE_STORE]
     history: list = []
     if req.previous_response_id:
-        record = await _owned(store, req.previous_response_id, owner, "previous_response_id")
+        record = await _owned(app[RESPONSE_STORE], req.previous_response_id, owner,
+                              "previous_response_id")
         history = record["history"]
     headers = {DROPPED_TOOLS_HEADER: ",".join(req.dropped_tools)} if req.dropped_tools else {}
-    await app[KEY_SERVICE].admit(
-        request, ctx, names=(requested, entry.id, entry.base_model_id),
-        input_bytes=(request.content_length or 0) + _history_bytes(history),
-        max_output_tokens=req.max_output_tokens, stream=req.stream)
+    await admit_key(request, ctx, requested, entry, max_output_tokens=req.max_output_tokens,
+                    stream=req.stream,
+                    input_bytes=(request.content_length or 0) + _history_bytes(history))
+    return _Turn(requested, entry, owner, history, headers)
 
-    # Admission (limits_middleware) has already let this request in.
-    options = translate_options(settings, app[NATIVE_STRUCTURED_OUTPUT])
-    caps = capabilities_for(entry.base_model_id or entry.id)
+
+async def _plan(request: web.Request, req: ResponsesRequest,
+                turn: _Turn) -> tuple[ConversePlan, ResponseEventTranslator]:
+    """The Converse plan (its remote images fetched once the request is known to be valid) and
+    the event translator that makes the answer."""
+    app = request.app
+    entry = turn.entry
     sealer = app[REASONING_SEALER]
-    plan = to_converse(req, history=history, model_id=entry.id, caps=caps, options=options,
-                       opener=sealer.open)
-    try:
-        await fetch_remote_images(request, plan.kwargs["messages"])
-    except InvalidRequestError as error:
-        error.param = responses_param(error.param)
-        raise
+    plan = to_converse(req, history=turn.history, model_id=entry.id,
+                       caps=capabilities_for(entry.base_model_id or entry.id),
+                       options=app[TRANSLATE_OPTIONS], opener=sealer.open)
+    pending = pending_remote_images(plan.kwargs["messages"])
+    if pending:
+        try:
+            attach_remote_images(plan.kwargs["messages"], await fetch_images(request, pending))
+        except InvalidRequestError as error:
+            error.param = responses_param(error.param)
+            raise
     if plan.dropped_reasoning:
         log.warning("%d reasoning item(s) had encrypted_content this gateway cannot open "
                     "(another key, or altered); they were not forwarded",
                     plan.dropped_reasoning)
-    response_id = f"resp_{uuid.uuid4().hex}"
     translator = ResponseEventTranslator(
-        response_id=response_id, created_at=int(time.time()), model=requested,
-        echo=req.echo, tool_refs=req.tool_refs, structured_tool=plan.structured_tool,
-        summary=req.reasoning_summary is not None,
+        response_id=f"resp_{uuid.uuid4().hex}", created_at=int(time.time()),
+        model=turn.requested, echo=req.echo, tool_refs=req.tool_refs,
+        structured_tool=plan.structured_tool, summary=req.reasoning_summary is not None,
         include_sealed=req.include_encrypted_reasoning, seal=sealer.seal)
-    deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-    telemetry = app[TELEMETRY]
-    observer = telemetry.observer(ctx)
-    router = app[ROUTER]
+    return plan, translator
 
-    if not req.stream:
-        response, region = await router.converse(plan.kwargs, entry.regions,
-                                                 deadline=deadline, observer=observer)
-        ctx.region = region
-        for event in converse_response_events(response):
-            translator.feed(event)
-        translator.finish()
-        _finish_context(ctx, translator)
-        if req.store:
-            await _save(store, _record(response_id, owner, req, history, translator))
-        return json_response(translator.response(), headers=headers)
 
-    upstream = await router.open_stream(plan.kwargs, entry.regions, deadline=deadline,
-                                        observer=observer)
-    ctx.region = upstream.region
-    telemetry.stream_started()
-    try:
-        result = await pump_stream(
-            request, ctx, upstream, translator,
-            lifecycle=app[LIFECYCLE],
-            heartbeat_s=settings.sse_heartbeat_seconds,
-            idle_s=settings.stream_idle_timeout,
-            chunk_timer=telemetry.chunk_timer(ctx),
-            open_writer=functools.partial(
-                SseWriter.open, framing=NamedEventFraming(translator.error_events, headers)),
-        )
-    finally:
-        _finish_context(ctx, translator)
-        telemetry.stream_finished(ctx, upstream.attempt_token)
-    if req.store and translator.status in ("completed", "incomplete"):
-        await _save(store, _record(response_id, owner, req, history, translator))
-    return result
+async def _converse(request: web.Request, ctx: RequestContext, turn: _Turn,
+                    plan: ConversePlan) -> dict:
+    app = request.app
+    response, ctx.region = await app[ROUTER].converse(
+        plan.kwargs, turn.entry.regions, deadline=call_deadline(app),
+        observer=app[TELEMETRY].observer(ctx))
+    return response
+
+
+async def _answer(request: web.Request, ctx: RequestContext, req: ResponsesRequest, turn: _Turn,
+                  translator: ResponseEventTranslator, response: dict) -> web.Response:
+    for event in converse_response_events(response):
+        translator.feed(event)
+    translator.finish()
+    _finish_context(ctx, translator)
+    if req.store:
+        await _save(request.app[RESPONSE_STORE], _record(turn, req, translator))
+    return json_response(translator.response(), headers=turn.headers)
+
+
+async def _open_stream(request: web.Request, ctx: RequestContext, turn: _Turn,
+                       plan: ConversePlan) -> UpstreamStream:
+    app = request.app
+    return await app[ROUTER].open_stream(plan.kwargs, turn.entry.regions,
+                                         deadline=call_deadline(app),
+                                         observer=app[TELEMETRY].observer(ctx))
+
+
+async def _pump(request: web.Request, ctx: RequestContext, turn: _Turn,
+                translator: ResponseEventTranslator,
+                upstream: UpstreamStream) -> web.StreamResponse:
+    framing = NamedEventFraming(translator.error_events, turn.headers)
+    return await pump(request, ctx, upstream, translator,
+                      open_writer=functools.partial(SseWriter.open, framing=framing),
+                      on_end=lambda: _finish_context(ctx, translator))
 
 
 async def get_response(request: web.Request) -> web.Response:
