@@ -18,8 +18,9 @@ from bedrock_gateway.protocols.bedrock_invoke import InvokeStreamRelay
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import read_json_object_and_bytes
-from bedrock_gateway.server.app_state import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.app_state import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS
 from bedrock_gateway.server.protocol_writers import EventStreamWriter
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.stream_pump import pump_stream
 
 _MODEL_NAME_LIMIT = 256
@@ -55,13 +56,12 @@ async def _serve(request: web.Request, *, stream: bool) -> web.StreamResponse:
 
     lifecycle = app[LIFECYCLE]
     deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-    telemetry = app[TELEMETRY]
-    observer = telemetry.observer(ctx)
+    observer = request_observer(request)
     router = app[ROUTER]
     if not stream:
-        response, ctx.region = await router.invoke(kwargs, entry.regions, deadline=deadline,
-                                                   observer=observer,
-                                                   operation="invoke_model")
+        routed = await router.invoke(kwargs, entry.regions, deadline=deadline,
+                                     observer=observer, operation="invoke_model")
+        ctx.region, response = routed.region, routed.result
         upstream_headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
         headers = {name: upstream_headers[name] for name in _PASSED_HEADERS
                    if name in upstream_headers}
@@ -70,20 +70,18 @@ async def _serve(request: web.Request, *, stream: bool) -> web.StreamResponse:
         return web.Response(body=response["body"], headers=headers,
                             content_type="application/json")
 
-    upstream = await router.open_invoke_stream(kwargs, entry.regions, deadline=deadline,
-                                               observer=observer)
-    ctx.region = upstream.region
-    telemetry.stream_started()
+    opened = await router.open_invoke_stream(kwargs, entry.regions, deadline=deadline,
+                                             observer=observer)
+    ctx.region = opened.region
     relay = InvokeStreamRelay()
     try:
         return await pump_stream(
-            request, ctx, upstream, relay, lifecycle=lifecycle,
+            request, ctx, opened.result, relay, lifecycle=lifecycle,
             heartbeat_s=settings.sse_heartbeat_seconds, idle_s=settings.stream_idle_timeout,
-            chunk_timer=telemetry.chunk_timer(ctx), open_writer=EventStreamWriter.open)
+            observer=observer, open_writer=EventStreamWriter.open)
     finally:
         ctx.tokens_in, ctx.tokens_out = relay.input_tokens, relay.output_tokens
         ctx.finish_reason = relay.stop_reason
-        telemetry.stream_finished(ctx, upstream.attempt_token, operation="invoke_stream")
 
 
 def _int(value: str | None) -> int:

@@ -22,9 +22,9 @@ from bedrock_gateway.server.app_state import (
     NATIVE_STRUCTURED_OUTPUT,
     ROUTER,
     SETTINGS,
-    TELEMETRY,
 )
 from bedrock_gateway.server.limits import request_holdings
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.stream_pump import pump_stream
 from bedrock_gateway.settings import Settings
 from bedrock_gateway.conversation.capabilities import capabilities_for
@@ -106,15 +106,14 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-    telemetry = app[TELEMETRY]
-    observer = telemetry.observer(ctx)
+    observer = request_observer(request)
     router = app[ROUTER]
 
     if not chat.stream:
-        response, region = await router.converse(kwargs, entry.regions, deadline=deadline,
-                                                 observer=observer)
-        ctx.region = region
-        answer = from_converse_response(response, model=requested,
+        routed = await router.converse(kwargs, entry.regions, deadline=deadline,
+                                       observer=observer)
+        ctx.region = routed.region
+        answer = from_converse_response(routed.result, model=requested,
                                         completion_id=completion_id, created=created,
                                         structured_tool=structured_tool,
                                         legacy_functions=chat.legacy_functions)
@@ -124,10 +123,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             content_log.completion(ctx.request_id, answer["choices"])
         return json_response(answer)
 
-    upstream = await router.open_stream(kwargs, entry.regions, deadline=deadline,
-                                        observer=observer)
-    ctx.region = upstream.region
-    telemetry.stream_started()
+    opened = await router.open_stream(kwargs, entry.regions, deadline=deadline,
+                                      observer=observer)
+    ctx.region = opened.region
     translator = ChunkTranslator(model=requested, completion_id=completion_id,
                                  created=created, include_usage=chat.include_usage,
                                  structured_tool=structured_tool,
@@ -135,15 +133,14 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     source = content_log.Recorder(translator) if settings.log_content else translator
     try:
         return await pump_stream(
-            request, ctx, upstream, source,
+            request, ctx, opened.result, source,
             lifecycle=app[LIFECYCLE],
             heartbeat_s=settings.sse_heartbeat_seconds,
             idle_s=settings.stream_idle_timeout,
-            chunk_timer=telemetry.chunk_timer(ctx),
+            observer=observer,
         )
     finally:
         ctx.record_usage(translator.usage)
         ctx.finish_reason = translator.finish_reason
-        telemetry.stream_finished(ctx, upstream.attempt_token)
         if source is not translator:
             source.log(ctx.request_id)

@@ -12,7 +12,8 @@ from bedrock_gateway.errors import GatewayError, UpstreamError
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.app_state import KEY_SERVICE, ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.app_state import KEY_SERVICE, ROUTER, SETTINGS
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.protocols.openai_embeddings.embeddings_bodies import (
     Invocation,
     assemble_vectors,
@@ -46,17 +47,17 @@ async def create_embeddings(request: web.Request) -> web.Response:
 
     # Admitted by limits_middleware before the body was read.
     router = app[ROUTER]
-    observer = app[TELEMETRY].observer(ctx)
+    observer = request_observer(request)
     deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
     limit = asyncio.Semaphore(settings.embedding_concurrency)
 
     async def invoke(invocation: Invocation) -> tuple[list[list[float]], int]:
         async with limit:
-            response, region = await router.invoke(
+            routed = await router.invoke(
                 {"modelId": entry.id, "body": orjson.dumps(invocation.body),
                  "contentType": "application/json", "accept": "application/json"},
                 entry.regions, deadline=deadline, observer=observer)
-        ctx.region = region
+        ctx.region, response = routed.region, routed.result
         try:
             result = orjson.loads(response["body"])
         except orjson.JSONDecodeError:

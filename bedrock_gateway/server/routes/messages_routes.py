@@ -31,8 +31,9 @@ from bedrock_gateway.protocols.anthropic_messages import (
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.app_state import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.app_state import KEY_SERVICE, LIFECYCLE, ROUTER, SETTINGS
 from bedrock_gateway.server.protocol_writers import AnthropicSseWriter
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.routes.chat_routes import fetch_images
 from bedrock_gateway.server.stream_pump import pump_stream
 from bedrock_gateway.conversation.capabilities import capabilities_for
@@ -75,8 +76,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     lifecycle = app[LIFECYCLE]
     images = await fetch_images(request, remote_image_urls(req))
     deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-    telemetry = app[TELEMETRY]
-    observer = telemetry.observer(ctx)
+    observer = request_observer(request)
     router = app[ROUTER]
     native = is_native_model(entry.base_model_id or entry.id)
     message_id = f"msg_{uuid.uuid4().hex[:24]}"
@@ -90,40 +90,38 @@ async def create_message(request: web.Request) -> web.StreamResponse:
 
     if not req.stream:
         if native:
-            response, ctx.region = await router.invoke(
+            routed = await router.invoke(
                 kwargs, entry.regions, deadline=deadline, observer=observer,
                 operation="invoke_model")
-            raw = response["body"]
+            ctx.region, raw = routed.region, routed.result["body"]
             message = orjson.loads(raw)
             record_usage(ctx, _usage(message.get("usage")), message.get("stop_reason"))
             # Bedrock's body is Anthropic's message: passed on byte for byte.
             return web.Response(body=raw, content_type="application/json")
-        response, ctx.region = await router.converse(kwargs, entry.regions,
-                                                     deadline=deadline, observer=observer)
+        routed = await router.converse(kwargs, entry.regions,
+                                       deadline=deadline, observer=observer)
+        ctx.region, response = routed.region, routed.result
         message = from_converse_response(response, model=req.model, message_id=message_id)
         record_usage(ctx, Usage.from_converse(response.get("usage")),
                      message["stop_reason"])
         return json_response(message)
 
     if native:
-        upstream = await router.open_invoke_stream(kwargs, entry.regions, deadline=deadline,
-                                                   observer=observer)
+        opened = await router.open_invoke_stream(kwargs, entry.regions, deadline=deadline,
+                                                 observer=observer)
         translator: NativeStreamRelay | ConverseStreamTranslator = NativeStreamRelay()
     else:
-        upstream = await router.open_stream(kwargs, entry.regions, deadline=deadline,
-                                            observer=observer)
+        opened = await router.open_stream(kwargs, entry.regions, deadline=deadline,
+                                          observer=observer)
         translator = ConverseStreamTranslator(model=req.model, message_id=message_id)
-    ctx.region = upstream.region
-    telemetry.stream_started()
+    ctx.region = opened.region
     try:
         return await pump_stream(
-            request, ctx, upstream, translator, lifecycle=lifecycle,
+            request, ctx, opened.result, translator, lifecycle=lifecycle,
             heartbeat_s=settings.sse_heartbeat_seconds, idle_s=settings.stream_idle_timeout,
-            chunk_timer=telemetry.chunk_timer(ctx), open_writer=AnthropicSseWriter.open)
+            observer=observer, open_writer=AnthropicSseWriter.open)
     finally:
         record_usage(ctx, translator.usage, translator.stop_reason)
-        telemetry.stream_finished(ctx, upstream.attempt_token,
-                                  operation="invoke_stream" if native else "converse_stream")
 
 
 def _usage(usage: object) -> Usage:
@@ -150,8 +148,9 @@ async def count_tokens(request: web.Request) -> web.Response:
     images = await fetch_images(request, remote_image_urls(req))
     body = orjson.dumps(count_tokens_body(req, images))
     deadline = asyncio.get_running_loop().time() + app[SETTINGS].request_timeout_seconds
-    response, ctx.region = await app[ROUTER].count_tokens(
+    routed = await app[ROUTER].count_tokens(
         {"modelId": base, "input": {"invokeModel": {"body": body}}}, entry.regions,
-        deadline=deadline, observer=app[TELEMETRY].observer(ctx))
-    return json_response({"input_tokens": int(response.get("inputTokens") or 0)},
+        deadline=deadline, observer=request_observer(request))
+    ctx.region = routed.region
+    return json_response({"input_tokens": int(routed.result.get("inputTokens") or 0)},
                          headers={TOKEN_COUNT_HEADER: "bedrock"})

@@ -41,9 +41,9 @@ from bedrock_gateway.server.app_state import (
     RESPONSE_STORE,
     ROUTER,
     SETTINGS,
-    TELEMETRY,
 )
 from bedrock_gateway.server.routes.chat_routes import fetch_remote_images, translate_options
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.sse import NamedEventFraming, SseWriter
 from bedrock_gateway.server.stream_pump import pump_stream
 from bedrock_gateway.storage.response_store import ResponseStore, StoreUnavailableError
@@ -147,14 +147,13 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         summary=req.reasoning_summary is not None,
         include_sealed=req.include_encrypted_reasoning, seal=sealer.seal)
     deadline = asyncio.get_running_loop().time() + settings.request_timeout_seconds
-    telemetry = app[TELEMETRY]
-    observer = telemetry.observer(ctx)
+    observer = request_observer(request)
     router = app[ROUTER]
 
     if not req.stream:
-        response, region = await router.converse(plan.kwargs, entry.regions,
-                                                 deadline=deadline, observer=observer)
-        ctx.region = region
+        routed = await router.converse(plan.kwargs, entry.regions,
+                                       deadline=deadline, observer=observer)
+        ctx.region, response = routed.region, routed.result
         for event in converse_response_events(response):
             translator.feed(event)
         translator.finish()
@@ -163,23 +162,21 @@ async def create_response(request: web.Request) -> web.StreamResponse:
             await _save(store, _record(response_id, owner, req, history, translator))
         return json_response(translator.response(), headers=headers)
 
-    upstream = await router.open_stream(plan.kwargs, entry.regions, deadline=deadline,
-                                        observer=observer)
-    ctx.region = upstream.region
-    telemetry.stream_started()
+    opened = await router.open_stream(plan.kwargs, entry.regions, deadline=deadline,
+                                      observer=observer)
+    ctx.region = opened.region
     try:
         result = await pump_stream(
-            request, ctx, upstream, translator,
+            request, ctx, opened.result, translator,
             lifecycle=app[LIFECYCLE],
             heartbeat_s=settings.sse_heartbeat_seconds,
             idle_s=settings.stream_idle_timeout,
-            chunk_timer=telemetry.chunk_timer(ctx),
+            observer=observer,
             open_writer=functools.partial(
                 SseWriter.open, framing=NamedEventFraming(translator.error_events, headers)),
         )
     finally:
         _finish_context(ctx, translator)
-        telemetry.stream_finished(ctx, upstream.attempt_token)
     if req.store and translator.status in ("completed", "incomplete"):
         await _save(store, _record(response_id, owner, req, history, translator))
     return result
