@@ -10,11 +10,11 @@ fetched images live that long, and is given back by `limits_middleware` whatever
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bedrock_gateway.errors import OverloadedError
 from bedrock_gateway.server.app_state import LIFECYCLE
 
-HOLDINGS = web.RequestKey("holdings", "Holdings")
 # Routes whose handlers read a body and call Bedrock: admitted before anything else happens.
 _ADMITTED_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -73,6 +73,9 @@ class Holdings:
         self._held.clear()
 
 
+HOLDINGS = web.RequestKey("holdings", Holdings)
+
+
 def request_holdings(request: web.Request) -> Holdings:
     holdings = request.get(HOLDINGS)
     if holdings is None:
@@ -81,7 +84,7 @@ def request_holdings(request: web.Request) -> Holdings:
 
 
 @web.middleware
-async def limits_middleware(request: web.Request, handler) -> web.StreamResponse:
+async def limits_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Admission (the process's request cap) for requests with a body, before the body is read;
     every budget the request took is given back when it ends."""
     admitted = request.method in _ADMITTED_METHODS

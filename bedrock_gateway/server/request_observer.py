@@ -29,8 +29,6 @@ from bedrock_gateway.telemetry.collectors import ChunkTimer
 if TYPE_CHECKING:
     from bedrock_gateway.server.telemetry_setup import Telemetry
 
-REQUEST_OBSERVER = web.RequestKey("request_observer", "RequestObserver")
-
 _GENAI_OPERATION: dict[BedrockOperation, str] = {
     "converse": "chat", "converse_stream": "chat", "invoke": "embeddings",
     "invoke_model": "chat", "invoke_stream": "chat", "count_tokens": "count_tokens"}
@@ -167,6 +165,9 @@ class RequestObserver:
     def _end(self, attempt: CallAttempt, end_ns: int | None) -> None:
         attempt.ended = True
         self._telemetry.tracing.end_span(attempt.span, end_ns)
+
+
+REQUEST_OBSERVER = web.RequestKey("request_observer", RequestObserver)
 
 
 def request_observer(request: web.Request) -> RequestObserver:

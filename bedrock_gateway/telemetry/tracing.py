@@ -77,7 +77,7 @@ class _SpanScope:
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if exc is not None:
-            _mark_error(self._span, error_type_of(exc))
+            _mark_error(self._span, _error_type_of(exc))
         self._span.end()
 
 
@@ -138,7 +138,7 @@ def build_propagator(names: tuple[str, ...]) -> TextMapPropagator:
     return CompositePropagator(chain)
 
 
-def error_type_of(exc: BaseException) -> str:
+def _error_type_of(exc: BaseException) -> str:
     """Our error code when the exception carries one (GatewayError.code), else its class name."""
     code = getattr(exc, "code", None)
     return code if isinstance(code, str) and code else type(exc).__qualname__
