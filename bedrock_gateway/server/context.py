@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-REQUEST_CONTEXT = web.RequestKey("request_context", "RequestContext")
-
 
 @dataclass(slots=True)
 class RequestContext:
@@ -44,6 +42,9 @@ class RequestContext:
         details = usage.get("prompt_tokens_details") or {}
         self.cache_read = int(details.get("cached_tokens") or 0)
         self.cache_write = int(details.get("cache_write_tokens") or 0)
+
+
+REQUEST_CONTEXT = web.RequestKey("request_context", RequestContext)
 
 
 def request_context(request: web.Request) -> RequestContext:

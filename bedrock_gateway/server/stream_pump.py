@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -38,11 +38,14 @@ _LAST_WORD_SECONDS = 5.0
 
 
 class ChunkSource(Protocol):
-    first_content_emitted: bool
+    """One protocol's translator: Bedrock events in, the chunks its writer encodes out."""
 
-    def feed(self, event: dict) -> list[dict]: ...
+    @property
+    def first_content_emitted(self) -> bool: ...
 
-    def finish(self) -> list[dict]: ...
+    def feed(self, event: dict[str, Any]) -> list[Any]: ...
+
+    def finish(self) -> list[Any]: ...
 
 
 class StreamWriter(Protocol):

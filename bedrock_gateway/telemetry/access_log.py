@@ -90,7 +90,7 @@ class AccessLog:
     """
 
     def __init__(self, stream: IO[Any] | None = None, enabled: bool = True) -> None:
-        self._stream = sys.stdout if stream is None else stream
+        self._stream: IO[Any] = sys.stdout if stream is None else stream
         self.enabled = enabled
         self._text = isinstance(self._stream, io.TextIOBase)
         self._failed = False

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
@@ -208,7 +209,7 @@ class Tracing:
         """
         if self._tracer is None:
             return self._no_span
-        parent = self._propagator.extract(headers)
+        parent: Context | None = self._propagator.extract(headers)
         links = None
         if not self._continue_callers:
             caller = trace.get_current_span(parent).get_span_context()
