@@ -10,54 +10,15 @@ the same design, one long-lived client per (service, region).
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
-from bedrock_gateway.errors import OverloadedError
+from bedrock_gateway.bedrock.region_slots import RegionSlots
 from bedrock_gateway.settings import Settings
-
-
-@dataclass(slots=True)
-class RegionSlots:
-    """Admission for one region: at most `capacity` calls hold a pooled connection at once.
-
-    botocore makes callers wait for a free pooled connection with no time limit, so the gateway
-    bounds that wait itself and sheds load with a 429 instead of queueing forever.
-    """
-
-    capacity: int
-    wait_seconds: float
-    in_use: int = 0
-    _semaphore: asyncio.Semaphore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._semaphore = asyncio.Semaphore(self.capacity)
-
-    async def acquire(self, wait_seconds: float | None = None) -> None:
-        wait = self.wait_seconds if wait_seconds is None else min(wait_seconds, self.wait_seconds)
-        if self._semaphore.locked():
-            try:
-                async with asyncio.timeout(max(wait, 0.0)):
-                    await self._semaphore.acquire()
-            except TimeoutError:
-                raise OverloadedError(
-                    "All connections to Amazon Bedrock in this region are busy; retry shortly.",
-                    code="region_queue_timeout",
-                    retry_after=1.0,
-                    retryable=True,
-                ) from None
-        else:
-            await self._semaphore.acquire()
-        self.in_use += 1
-
-    def release(self) -> None:
-        self.in_use -= 1
-        self._semaphore.release()
 
 
 @dataclass(slots=True)

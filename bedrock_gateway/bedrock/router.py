@@ -1,5 +1,5 @@
 """Region choice and failover. A request tries the regions that hold its model in the order the
-health table gives (`health.py`: per (region, model) breakers and throttle preference, never
+health table gives (`route_health.py`: per (region, model) breakers and throttle preference, never
 failing closed); it moves on only before any byte reached the client, and only for errors another
 region may not have (throttling, 5xx, timeouts, busy pool).
 """
@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
 
+from bedrock_gateway.bedrock.call_observer import BedrockOperation, CallObserver
 from bedrock_gateway.bedrock.clients import RegionClients
-from bedrock_gateway.bedrock.upstream_errors import map_bedrock_exception
+from bedrock_gateway.bedrock.region_slots import SlotLease
 from bedrock_gateway.bedrock.route_health import FAULT, Attempt, HealthTable, verdict
+from bedrock_gateway.bedrock.upstream_errors import map_bedrock_exception
 from bedrock_gateway.bedrock.upstream_stream import UpstreamStream
 from bedrock_gateway.errors import (
     GatewayError,
@@ -25,32 +28,24 @@ from bedrock_gateway.errors import (
 # First pause before another round over the regions (doubles, jittered).
 _RETRY_PAUSE_S = 0.1
 
+T = TypeVar("T")
+# One call in one region. It gets the slot lease the router took for it: a call that opens a
+# stream hands the lease over to the stream; for any other call the router gives it back.
+RegionCall = Callable[[RegionClients, SlotLease], Awaitable[T]]
 
-def _model_of(kwargs: dict) -> str:
+
+@dataclass(frozen=True, slots=True)
+class Routed(Generic[T]):
+    """What every call with failover returns: its result (a response, or an open stream) and
+    the region that gave it."""
+
+    result: T
+    region: str
+
+
+def _model_of(kwargs: Mapping[str, Any]) -> str:
     """The Bedrock model id (or profile) a call names: the health table's second key."""
     return str(kwargs.get("modelId") or "")
-
-
-class CallObserver(Protocol):
-    """Telemetry hooks for one request's Bedrock calls (implemented by the server layer)."""
-
-    def attempt_started(self, region: str, operation: str) -> Any: ...
-
-    def attempt_finished(self, token: Any, region: str, operation: str, duration_s: float,
-                         error: GatewayError | None) -> None: ...
-
-    def failover(self, from_region: str, to_region: str, reason: str) -> None: ...
-
-
-class NullObserver:
-    def attempt_started(self, region: str, operation: str) -> None:
-        return None
-
-    def attempt_finished(self, token, region, operation, duration_s, error) -> None:
-        return None
-
-    def failover(self, from_region: str, to_region: str, reason: str) -> None:
-        return None
 
 
 class BedrockRouter:
@@ -78,76 +73,67 @@ class BedrockRouter:
     def client(self, region: str) -> RegionClients:
         return self._clients[region]
 
-    async def converse(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
-                       observer: CallObserver) -> tuple[dict, str]:
-        """A non-streaming Converse with failover; returns (response, region)."""
-        async def call(rc: RegionClients, token: Any) -> dict:
-            try:
-                return await rc.runtime.converse(**kwargs)
-            finally:
-                rc.slots.release()
+    async def converse(self, kwargs: dict[str, Any], regions: Sequence[str], *,
+                       deadline: float, observer: CallObserver) -> Routed[dict[str, Any]]:
+        """A non-streaming Converse with failover."""
+        async def call(rc: RegionClients, lease: SlotLease) -> dict[str, Any]:
+            response: dict[str, Any] = await rc.runtime.converse(**kwargs)
+            return response
 
         return await self._with_failover("converse", call, regions, deadline, observer,
                                          _model_of(kwargs))
 
-    async def invoke(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
-                     observer: CallObserver, operation: str = "invoke") -> tuple[dict, str]:
-        """InvokeModel with failover; the body is read before the slot is freed. `operation`
-        names the call in telemetry (`invoke` for embeddings, `invoke_model` for text)."""
-        async def call(rc: RegionClients, token: Any) -> dict:
-            try:
-                response = await rc.runtime.invoke_model(**kwargs)
-                response["body"] = await response["body"].read()
-                return response
-            finally:
-                rc.slots.release()
+    async def invoke(self, kwargs: dict[str, Any], regions: Sequence[str], *, deadline: float,
+                     observer: CallObserver,
+                     operation: Literal["invoke", "invoke_model"] = "invoke",
+                     ) -> Routed[dict[str, Any]]:
+        """InvokeModel with failover; the body is read before the slot is given back.
+        `operation` names the call in telemetry (`invoke` for embeddings, `invoke_model` for
+        text)."""
+        async def call(rc: RegionClients, lease: SlotLease) -> dict[str, Any]:
+            response: dict[str, Any] = await rc.runtime.invoke_model(**kwargs)
+            response["body"] = await response["body"].read()
+            return response
 
         return await self._with_failover(operation, call, regions, deadline, observer,
                                          _model_of(kwargs))
 
-    async def count_tokens(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
-                           observer: CallObserver) -> tuple[dict, str]:
+    async def count_tokens(self, kwargs: dict[str, Any], regions: Sequence[str], *,
+                           deadline: float, observer: CallObserver) -> Routed[dict[str, Any]]:
         """CountTokens with failover."""
-        async def call(rc: RegionClients, token: Any) -> dict:
-            try:
-                return await rc.runtime.count_tokens(**kwargs)
-            finally:
-                rc.slots.release()
+        async def call(rc: RegionClients, lease: SlotLease) -> dict[str, Any]:
+            response: dict[str, Any] = await rc.runtime.count_tokens(**kwargs)
+            return response
 
         return await self._with_failover("count_tokens", call, regions, deadline, observer,
                                          _model_of(kwargs))
 
-    async def open_invoke_stream(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
-                                 observer: CallObserver) -> UpstreamStream:
+    async def open_invoke_stream(self, kwargs: dict[str, Any], regions: Sequence[str], *,
+                                 deadline: float,
+                                 observer: CallObserver) -> Routed[UpstreamStream]:
         """Start an InvokeModelWithResponseStream with failover (see `open_stream`)."""
-        async def call(rc: RegionClients, token: Any) -> UpstreamStream:
-            try:
-                response = await rc.runtime.invoke_model_with_response_stream(**kwargs)
-            except BaseException:
-                rc.slots.release()
-                raise
-            return UpstreamStream(response["body"], rc.region, rc.slots.release, token)
+        async def call(rc: RegionClients, lease: SlotLease) -> UpstreamStream:
+            response = await rc.runtime.invoke_model_with_response_stream(**kwargs)
+            return UpstreamStream(response["body"], lease.hand_over())
 
         return await self._with_failover("invoke_stream", call, regions, deadline, observer,
                                          _model_of(kwargs))
 
-    async def open_stream(self, kwargs: dict, regions: Sequence[str], *, deadline: float,
-                          observer: CallObserver) -> UpstreamStream:
-        """Start a ConverseStream with failover. The returned stream holds the region's slot until
-        it is closed; failover stops here, because the caller then starts writing to the client."""
-        async def call(rc: RegionClients, token: Any) -> UpstreamStream:
-            try:
-                response = await rc.runtime.converse_stream(**kwargs)
-            except BaseException:
-                rc.slots.release()
-                raise
-            return UpstreamStream(response["stream"], rc.region, rc.slots.release, token)
+    async def open_stream(self, kwargs: dict[str, Any], regions: Sequence[str], *,
+                          deadline: float, observer: CallObserver) -> Routed[UpstreamStream]:
+        """Start a ConverseStream with failover. The returned stream holds the region's slot
+        until it is closed; failover stops here, because the caller then starts writing to the
+        client."""
+        async def call(rc: RegionClients, lease: SlotLease) -> UpstreamStream:
+            response = await rc.runtime.converse_stream(**kwargs)
+            return UpstreamStream(response["stream"], lease.hand_over())
 
         return await self._with_failover("converse_stream", call, regions, deadline, observer,
                                          _model_of(kwargs))
 
-    async def _with_failover(self, operation: str, call, regions: Sequence[str],
-                             deadline: float, observer: CallObserver, model: str):
+    async def _with_failover(self, operation: BedrockOperation, call: RegionCall[T],
+                             regions: Sequence[str], deadline: float, observer: CallObserver,
+                             model: str) -> Routed[T]:
         candidates = [r for r in regions if r in self._clients]
         if not candidates:
             raise ModelNotFoundError(str(regions))
@@ -184,25 +170,32 @@ class BedrockRouter:
                     if not error.retryable or error.code == "request_timeout":
                         raise
                     continue
-                return result if isinstance(result, UpstreamStream) else (result, attempt.region)
+                return Routed(result, attempt.region)
         if last_error is not None:
             raise last_error
         raise UpstreamTimeoutError("The request exceeded its deadline.", code="request_timeout")
 
-    async def _attempt(self, operation: str, call, attempt: Attempt, model: str,
-                       deadline: float, observer: CallObserver, counted: set[str]):
+    async def _attempt(self, operation: BedrockOperation, call: RegionCall[T], attempt: Attempt,
+                       model: str, deadline: float, observer: CallObserver,
+                       counted: set[str]) -> T:
         """One call in one region; records its verdict (at the first byte) and telemetry. One
         request reports at most one fault per route, however many rounds it makes: a request
-        that fails everywhere by itself must not weigh like several."""
+        that fails everywhere by itself must not weigh like several.
+
+        The region slot is taken and given back here, and nowhere else: a call that opens a
+        stream hands its lease over to the stream (then `release` here does nothing)."""
         region = attempt.region
         rc = self._clients[region]
         loop = asyncio.get_running_loop()
-        token = observer.attempt_started(region, operation)
+        watch = observer.attempt_started(region, operation)
         started = time.perf_counter()
         try:
             async with asyncio.timeout_at(deadline):
-                await rc.slots.acquire(deadline - loop.time())
-                result = await call(rc, token)
+                lease = await rc.slots.acquire(deadline - loop.time())
+                try:
+                    result = await call(rc, lease)
+                finally:
+                    lease.release()
         except (asyncio.CancelledError, GeneratorExit):
             self._health.release(attempt, model)
             raise
@@ -211,13 +204,12 @@ class BedrockRouter:
             if isinstance(exc, TimeoutError) and loop.time() >= deadline:
                 error = UpstreamTimeoutError("The request exceeded its deadline.",
                                              code="request_timeout")
-            observer.attempt_finished(token, region, operation,
-                                      time.perf_counter() - started, error)
+            watch.finished(time.perf_counter() - started, error)
             if attempt.region in counted and verdict(error.code) == FAULT:
                 self._health.release(attempt, model)
             elif self._health.record(attempt, model, error.code) == FAULT:
                 counted.add(attempt.region)
             raise error from None
-        observer.attempt_finished(token, region, operation, time.perf_counter() - started, None)
+        watch.finished(time.perf_counter() - started, None)
         self._health.record(attempt, model, None)
         return result

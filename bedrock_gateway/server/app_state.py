@@ -20,7 +20,7 @@ from bedrock_gateway.server.byte_budget import ByteBudget
 from bedrock_gateway.server.image_fetch import ImageFetcher
 from bedrock_gateway.server.key_access import KeyService
 from bedrock_gateway.server.lifecycle import Lifecycle
-from bedrock_gateway.server.request_telemetry import Telemetry
+from bedrock_gateway.server.telemetry_setup import Telemetry
 from bedrock_gateway.settings import Settings
 from bedrock_gateway.storage.response_store import ResponseStore
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
+
 
 @dataclass(slots=True)
 class RequestContext:
@@ -28,9 +28,7 @@ class RequestContext:
     bytes_sent: int = 0
     disconnected: bool = False
     key_id: str | None = None  # the caller's key id (never the secret)
-    span: Any = None
     response_model: str | None = None  # the Bedrock model id that answered
-    chunk_timer: Any = None  # the stream's ChunkTimer, when one is kept
     session_id: str | None = None  # X-Claude-Code-Session-Id, when sane
 
     def elapsed(self) -> float:

@@ -50,7 +50,8 @@ from bedrock_gateway.server.routes import (
     responses_routes,
 )
 from bedrock_gateway.server.routes.admin_routes import add_admin_routes
-from bedrock_gateway.server.request_telemetry import Telemetry
+from bedrock_gateway.server.telemetry_middleware import telemetry_middleware
+from bedrock_gateway.server.telemetry_setup import Telemetry
 from bedrock_gateway.settings import Settings, SettingsError
 from bedrock_gateway.telemetry.log_hygiene import install_aiohttp_log_filter
 
@@ -70,7 +71,7 @@ def create_app(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     install_aiohttp_log_filter()  # aiohttp's parser logs quote header lines (keys)
     telemetry = Telemetry(settings, environ)
     cors = Cors(settings.allowed_origins)
-    middlewares = [telemetry.middleware, error_middleware]
+    middlewares = [telemetry_middleware(telemetry), error_middleware]
     if cors.enabled:  # preflights are answered before authentication
         middlewares.append(cors.preflight)
     app = web.Application(
@@ -171,8 +172,7 @@ async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
         first = next(iter(clients.values()))
         app[app_state.TRANSLATE_OPTIONS] = translate_options(
             settings, supports_native_structured_output(first.runtime))
-        app[app_state.TELEMETRY].watch_router(app[app_state.ROUTER], app[app_state.LIFECYCLE],
-                                              app[app_state.CATALOG])
+        app[app_state.TELEMETRY].watch_router(app[app_state.ROUTER], app[app_state.CATALOG])
         app[app_state.LIFECYCLE].clients_ready = True
         yield
         app[app_state.LIFECYCLE].clients_ready = False

@@ -44,10 +44,6 @@ class Lifecycle:
     def release(self) -> None:
         self.active_requests -= 1
 
-    @property
-    def open_streams(self) -> int:
-        return len(self._streams)
-
     def stream_opened(self) -> StreamSession:
         session = StreamSession(asyncio.current_task())
         self._streams.add(session)

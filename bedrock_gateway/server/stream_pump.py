@@ -8,8 +8,8 @@ heartbeats keep load balancers from cutting the idle connection. A stream that s
 `stream_idle_timeout` ends with an error event. A client that stops reading (its socket buffer
 full, a write blocked for `stream_idle_timeout`) is the client's doing: the stream is cut and
 recorded as `client_stalled` (HTTP 499 in the access log), not as a Bedrock stream error. Whatever
-happens, the upstream connection is closed in `finally`: a client that disconnects frees its
-Bedrock connection immediately.
+happens, the upstream stream is closed in `finally` (the stream gives its region slot back): a
+client that disconnects frees its Bedrock connection immediately.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class ChunkSource(Protocol):
     @property
     def first_content_emitted(self) -> bool: ...
 
-    def feed(self, event: dict) -> list[Any]: ...
+    def feed(self, event: dict[str, Any]) -> list[Any]: ...
 
     def finish(self) -> list[Any]: ...
 
@@ -71,7 +71,15 @@ class StreamWriter(Protocol):
 class ChunkTimer(Protocol):
     def tick(self, now: float) -> None: ...
 
-    def close(self) -> None: ...
+
+class StreamObserver(Protocol):
+    """The request's telemetry for its stream (request_observer.RequestObserver)."""
+
+    def stream_opened(self) -> ChunkTimer | None:
+        """The stream starts; the timer to tick per written chunk, if one is kept."""
+
+    def stream_closed(self) -> None:
+        """The stream ended, however it ended (its error code is on the request context)."""
 
 
 def _idle_error(seconds: float) -> UpstreamTimeoutError:
@@ -112,12 +120,13 @@ async def pump_stream(
     lifecycle: Lifecycle,
     heartbeat_s: float,
     idle_s: float,
-    chunk_timer: ChunkTimer | None = None,
+    observer: StreamObserver,
     open_writer: Callable[[web.Request], Awaitable[StreamWriter]],
 ) -> web.StreamResponse:
     """`open_writer` starts the response in the client protocol's framing (`SseWriter.open`,
     `functools.partial(SseWriter.open, framing=...)`, or another protocol's writer)."""
     session = lifecycle.stream_opened()
+    chunk_timer = observer.stream_opened()
     writer: StreamWriter | None = None
     writing = False
     try:
@@ -187,8 +196,7 @@ async def pump_stream(
     finally:
         upstream.close()
         lifecycle.stream_closed(session)
-        if chunk_timer is not None:
-            chunk_timer.close()
+        observer.stream_closed()
         if writer is not None:
             ctx.bytes_sent = writer.bytes_sent
     ctx.status = 200

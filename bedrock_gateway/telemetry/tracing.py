@@ -5,9 +5,9 @@
 read or set, so several apps can trace to different places from one process.
 
 With tracing off (no OTLP endpoint, OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none) every
-method returns at its first line: `server_span` and `bedrock_span` hand out the instance's one
-no-op context manager, which yields `None`, and every helper accepts `None` as the span. Callers never
-test whether tracing is on.
+method returns at its first line: `server_span` hands out the instance's one no-op context
+manager, which yields `None`, `start_bedrock_span` returns `None`, and every helper accepts `None`
+as the span. Callers never test whether tracing is on.
 
 Span handles are the SDK's spans (`opentelemetry.trace.Span`) or `None`. Parents are passed
 explicitly instead of through the context variable, because a streaming response outlives the
@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.trace import sampling
@@ -75,8 +78,43 @@ class _SpanScope:
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if exc is not None:
-            _mark_error(self._span, error_type_of(exc))
+            _mark_error(self._span, _error_type_of(exc))
         self._span.end()
+
+
+@dataclass(frozen=True, slots=True)
+class _GenAiInstruments:
+    """The GenAI client metrics (histograms with the conventions' bucket advice)."""
+
+    token_usage: Histogram
+    op_duration: Histogram
+    first_chunk: Histogram
+    per_chunk: Histogram
+
+    @classmethod
+    def create(cls, meter: Meter) -> _GenAiInstruments:
+        return cls(
+            token_usage=meter.create_histogram(
+                "gen_ai.client.token.usage", unit="{token}",
+                description="Number of input and output tokens used.",
+                explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+            ),
+            op_duration=meter.create_histogram(
+                "gen_ai.client.operation.duration", unit="s",
+                description="GenAI operation duration.",
+                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+            ),
+            first_chunk=meter.create_histogram(
+                "gen_ai.client.operation.time_to_first_chunk", unit="s",
+                description="Time to receive the first chunk of a streamed response.",
+                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+            ),
+            per_chunk=meter.create_histogram(
+                "gen_ai.client.operation.time_per_output_chunk", unit="s",
+                description="Time between the output chunks of a streamed response.",
+                explicit_bucket_boundaries_advisory=CHUNK_BUCKETS,
+            ),
+        )
 
 
 def build_propagator(names: tuple[str, ...]) -> TextMapPropagator:
@@ -101,7 +139,7 @@ def build_propagator(names: tuple[str, ...]) -> TextMapPropagator:
     return CompositePropagator(chain)
 
 
-def error_type_of(exc: BaseException) -> str:
+def _error_type_of(exc: BaseException) -> str:
     """Our error code when the exception carries one (GatewayError.code), else its class name."""
     code = getattr(exc, "code", None)
     return code if isinstance(code, str) and code else type(exc).__qualname__
@@ -133,30 +171,10 @@ class Tracing:
         self._continue_callers = sampler is None or isinstance(sampler, sampling.ParentBased) \
             or sampler in (sampling.ALWAYS_ON, sampling.ALWAYS_OFF)
         self._no_span = _NoSpan()
-        self._token_usage = self._op_duration = None
-        self._first_chunk = self._per_chunk = None
-        if meter_provider is not None:
-            meter = meter_provider.get_meter("bedrock_gateway", service_version)
-            self._token_usage = meter.create_histogram(
-                "gen_ai.client.token.usage", unit="{token}",
-                description="Number of input and output tokens used.",
-                explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
-            )
-            self._op_duration = meter.create_histogram(
-                "gen_ai.client.operation.duration", unit="s",
-                description="GenAI operation duration.",
-                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-            )
-            self._first_chunk = meter.create_histogram(
-                "gen_ai.client.operation.time_to_first_chunk", unit="s",
-                description="Time to receive the first chunk of a streamed response.",
-                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-            )
-            self._per_chunk = meter.create_histogram(
-                "gen_ai.client.operation.time_per_output_chunk", unit="s",
-                description="Time between the output chunks of a streamed response.",
-                explicit_bucket_boundaries_advisory=CHUNK_BUCKETS,
-            )
+        self._instruments = (
+            _GenAiInstruments.create(meter_provider.get_meter("bedrock_gateway", service_version))
+            if meter_provider is not None else None
+        )
         self._closed = False
 
     @classmethod
@@ -175,12 +193,13 @@ class Tracing:
 
     @property
     def metrics_enabled(self) -> bool:
-        return self._op_duration is not None
+        return self._instruments is not None
 
     # -- spans -------------------------------------------------------------------------------
 
     def server_span(self, headers: Mapping[str, str], *, route: str, method: str,
-                    operation: str, model: str | None, max_tokens: int | None = None):
+                    operation: str, model: str | None,
+                    max_tokens: int | None = None) -> _NoSpan | _SpanScope:
         """The request's SERVER span, continuing the caller's W3C trace if it sent one (see
         __init__ for when it is a link instead). `route` is the route's template, never the raw
         path (span names must be bounded).
@@ -190,7 +209,7 @@ class Tracing:
         """
         if self._tracer is None:
             return self._no_span
-        parent = self._propagator.extract(headers)
+        parent: Context | None = self._propagator.extract(headers)
         links = None
         if not self._continue_callers:
             caller = trace.get_current_span(parent).get_span_context()
@@ -210,11 +229,14 @@ class Tracing:
             name, context=parent, kind=SpanKind.SERVER, attributes=attributes, links=links
         ))
 
-    def bedrock_span(self, parent: Span | None, *, operation: str, model: str, region: str,
-                     max_tokens: int | None = None, rpc_method: str | None = None):
-        """A CLIENT span for one call to Bedrock in one region (one per failover attempt)."""
+    def start_bedrock_span(self, parent: Span | None, *, operation: str, model: str,
+                           region: str, max_tokens: int | None = None,
+                           rpc_method: str | None = None) -> Span | None:
+        """A CLIENT span for one call to Bedrock in one region (one per failover attempt),
+        started now; its owner ends it with `end_span` (a streamed call's span outlives the
+        call). None when tracing is off."""
         if self._tracer is None:
-            return self._no_span
+            return None
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "gen_ai.provider.name": PROVIDER_NAME,
@@ -229,9 +251,15 @@ class Tracing:
             attributes.update({"rpc.system": "aws-api", "rpc.service": "BedrockRuntime",
                                "rpc.method": rpc_method})
         context = trace.set_span_in_context(parent) if parent is not None else None
-        return _SpanScope(self._tracer.start_span(
+        return self._tracer.start_span(
             f"{operation} {model}", context=context, kind=SpanKind.CLIENT, attributes=attributes
-        ))
+        )
+
+    @staticmethod
+    def end_span(span: Span | None, end_time_ns: int | None = None) -> None:
+        """End a span from `start_bedrock_span`, now or at `end_time_ns` (time.time_ns())."""
+        if span is not None:
+            span.end(end_time=end_time_ns)
 
     # -- span helpers (all accept None) ------------------------------------------------------
 
@@ -316,7 +344,8 @@ class Tracing:
         `chunk_gaps` is (gaps, total seconds) of the stream, recorded as one point per stream: its
         mean gap (every single gap is in the Prometheus inter-chunk histogram; recording each one
         here too would put the OTel SDK on the streaming hot path)."""
-        if self._op_duration is None:
+        instruments = self._instruments
+        if instruments is None:
             return
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": operation,
@@ -330,15 +359,15 @@ class Tracing:
             attributes["gen_ai.response.model"] = response_model
         if error_type:
             attributes["error.type"] = error_type
-        self._op_duration.record(duration_s, attributes)
+        instruments.op_duration.record(duration_s, attributes)
         for kind, count in (("input", input_tokens), ("output", output_tokens)):
             if count is not None:
-                self._token_usage.record(count, {**attributes, "gen_ai.token.type": kind})
+                instruments.token_usage.record(count, {**attributes, "gen_ai.token.type": kind})
         if first_chunk_s is not None:
-            self._first_chunk.record(first_chunk_s, attributes)
+            instruments.first_chunk.record(first_chunk_s, attributes)
         if chunk_gaps is not None and chunk_gaps[0] > 0:
             gaps, total = chunk_gaps
-            self._per_chunk.record(total / gaps, attributes)
+            instruments.per_chunk.record(total / gaps, attributes)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

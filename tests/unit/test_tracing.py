@@ -39,15 +39,16 @@ async def test_failover_trace_reaches_the_collector(receiver: OtlpReceiver) -> N
     headers = {"traceparent": TRACEPARENT, "tracestate": "vendor=1"}
     with tracing.server_span(headers, route="/v1/chat/completions", method="POST",
                              operation="chat", model=MODEL, max_tokens=256) as server:
-        with pytest.raises(Throttled), tracing.bedrock_span(
+        throttled = tracing.start_bedrock_span(
             server, operation="chat", model=MODEL, region="us-east-1", max_tokens=256,
-            rpc_method="ConverseStream",
-        ):
-            raise Throttled("slow down")
-        with tracing.bedrock_span(server, operation="chat", model=MODEL,
-                                  region="us-west-2") as call:
-            tracing.set_usage(call, input_tokens=12, output_tokens=34)
-            tracing.set_finish_reasons(call, ["stop"])
+            rpc_method="ConverseStream")
+        tracing.set_error(throttled, Throttled.code)
+        tracing.end_span(throttled)
+        call = tracing.start_bedrock_span(server, operation="chat", model=MODEL,
+                                          region="us-west-2")
+        tracing.set_usage(call, input_tokens=12, output_tokens=34)
+        tracing.set_finish_reasons(call, ["stop"])
+        tracing.end_span(call)
         tracing.set_usage(server, input_tokens=12, output_tokens=34)
         tracing.set_http_status(server, 200)
         trace_id = tracing.trace_id(server)
@@ -208,13 +209,14 @@ async def test_disabled_is_a_no_op(environ: dict[str, str]) -> None:
                              operation="chat", model="m")
     with cm as span:
         assert span is None
-        with tracing.bedrock_span(span, operation="chat", model="m", region="r") as call:
-            assert call is None
-            tracing.set_usage(call, input_tokens=1, output_tokens=2)
-            tracing.set_response(call, finish_reasons=["stop"])
-            tracing.set_error(call, "x")
-            tracing.set_http_status(span, 500)
-            tracing.set_request(span, model="m")
+        call = tracing.start_bedrock_span(span, operation="chat", model="m", region="r")
+        assert call is None
+        tracing.set_usage(call, input_tokens=1, output_tokens=2)
+        tracing.set_response(call, finish_reasons=["stop"])
+        tracing.set_error(call, "x")
+        tracing.end_span(call)
+        tracing.set_http_status(span, 500)
+        tracing.set_request(span, model="m")
         assert tracing.trace_id(span) is None
     # The same no-op object every time: nothing allocated per request.
     assert tracing.server_span({}, route="r", method="GET", operation="chat", model="m") is cm

@@ -57,11 +57,6 @@ class MessagesPlan:
         """Telemetry's name of the non-streamed call."""
         return "invoke_model" if self.native else "converse"
 
-    @property
-    def stream_operation(self) -> str:
-        """Telemetry's name of the streamed call."""
-        return "invoke_stream" if self.native else "converse_stream"
-
     def stream_translator(self) -> NativeStreamRelay | ConverseStreamTranslator:
         if self.native:
             return NativeStreamRelay()

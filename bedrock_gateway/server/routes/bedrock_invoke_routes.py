@@ -26,6 +26,7 @@ from bedrock_gateway.server.app_state import ROUTER, TELEMETRY
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import read_json_object_and_bytes
 from bedrock_gateway.server.protocol_writers import EventStreamWriter
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.routes.route_steps import (
     MODEL_NAME_LIMIT,
     admit_key,
@@ -79,9 +80,10 @@ async def _resolve(request: web.Request, ctx: RequestContext, model_id: str, raw
 async def _call(request: web.Request, ctx: RequestContext, kwargs: dict[str, Any],
                 entry: CatalogEntry) -> dict[str, Any]:
     app = request.app
-    response, ctx.region = await app[ROUTER].invoke(
+    routed = await app[ROUTER].invoke(
         kwargs, entry.regions, deadline=call_deadline(app),
-        observer=app[TELEMETRY].observer(ctx), operation="invoke_model")
+        observer=request_observer(request), operation="invoke_model")
+    ctx.region, response = routed.region, routed.result
     return response
 
 
@@ -95,9 +97,11 @@ def _answer(ctx: RequestContext, response: dict[str, Any]) -> web.Response:
 async def _open_stream(request: web.Request, ctx: RequestContext, kwargs: dict[str, Any],
                        entry: CatalogEntry) -> UpstreamStream:
     app = request.app
-    return await app[ROUTER].open_invoke_stream(kwargs, entry.regions,
-                                                deadline=call_deadline(app),
-                                                observer=app[TELEMETRY].observer(ctx))
+    opened = await app[ROUTER].open_invoke_stream(kwargs, entry.regions,
+                                                  deadline=call_deadline(app),
+                                                  observer=request_observer(request))
+    ctx.region = opened.region
+    return opened.result
 
 
 async def _pump(request: web.Request, ctx: RequestContext,
@@ -109,4 +113,4 @@ async def _pump(request: web.Request, ctx: RequestContext,
         ctx.finish_reason = relay.stop_reason
 
     return await pump(request, ctx, upstream, relay, open_writer=EventStreamWriter.open,
-                      on_end=on_end, operation="invoke_stream")
+                      on_end=on_end)

@@ -21,6 +21,7 @@ from bedrock_gateway.server.app_state import ROUTER, SETTINGS, TELEMETRY, TRANSL
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.routes.route_steps import (
     admit_key,
     call_deadline,
@@ -83,9 +84,10 @@ async def _plan(request: web.Request, chat: ChatRequest, requested: str,
 async def _converse(request: web.Request, ctx: RequestContext, plan: ChatPlan,
                     entry: CatalogEntry) -> dict[str, Any]:
     app = request.app
-    response, ctx.region = await app[ROUTER].converse(
+    routed = await app[ROUTER].converse(
         plan.converse_kwargs, entry.regions, deadline=call_deadline(app),
-        observer=app[TELEMETRY].observer(ctx))
+        observer=request_observer(request))
+    ctx.region, response = routed.region, routed.result
     return response
 
 
@@ -102,9 +104,11 @@ def _answer(request: web.Request, ctx: RequestContext, plan: ChatPlan,
 async def _open_stream(request: web.Request, ctx: RequestContext, plan: ChatPlan,
                        entry: CatalogEntry) -> UpstreamStream:
     app = request.app
-    return await app[ROUTER].open_stream(plan.converse_kwargs, entry.regions,
-                                         deadline=call_deadline(app),
-                                         observer=app[TELEMETRY].observer(ctx))
+    opened = await app[ROUTER].open_stream(plan.converse_kwargs, entry.regions,
+                                           deadline=call_deadline(app),
+                                           observer=request_observer(request))
+    ctx.region = opened.region
+    return opened.result
 
 
 async def _pump(request: web.Request, ctx: RequestContext, plan: ChatPlan,

@@ -26,6 +26,7 @@ from bedrock_gateway.server.app_state import ROUTER, SETTINGS, TELEMETRY
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.routes.route_steps import admit_key, call_deadline, note_request
 
 
@@ -62,14 +63,15 @@ async def _call(request: web.Request, ctx: RequestContext, req: EmbeddingsReques
     await admit_key(request, ctx, req.model, entry, max_output_tokens=0, stream=False)
     app = request.app
     router = app[ROUTER]
-    observer = app[TELEMETRY].observer(ctx)
+    observer = request_observer(request)
     deadline = call_deadline(app)
     limit = asyncio.Semaphore(app[SETTINGS].embedding_concurrency)
 
     async def invoke(invocation: Invocation) -> Answer:
         async with limit:
-            response, region = await router.invoke(plan.invoke_kwargs(invocation), entry.regions,
-                                                   deadline=deadline, observer=observer)
+            routed = await router.invoke(plan.invoke_kwargs(invocation), entry.regions,
+                                         deadline=deadline, observer=observer)
+            response, region = routed.result, routed.region
         ctx.region = region
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         return plan.read_answer(response["body"], headers)

@@ -31,6 +31,7 @@ from bedrock_gateway.server.app_state import ROUTER, TELEMETRY
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
 from bedrock_gateway.server.protocol_writers import AnthropicSseWriter
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.routes.route_steps import (
     MODEL_NAME_LIMIT,
     admit_key,
@@ -100,13 +101,15 @@ async def _call(request: web.Request, ctx: RequestContext, plan: MessagesPlan,
     app = request.app
     router = app[ROUTER]
     deadline = call_deadline(app)
-    observer = app[TELEMETRY].observer(ctx)
+    observer = request_observer(request)
     if plan.native:
-        response, ctx.region = await router.invoke(plan.kwargs, entry.regions, deadline=deadline,
-                                                   observer=observer, operation=plan.operation)
+        routed = await router.invoke(plan.kwargs, entry.regions, deadline=deadline,
+                                     observer=observer, operation=plan.operation)
+        ctx.region, response = routed.region, routed.result
     else:
-        response, ctx.region = await router.converse(plan.kwargs, entry.regions,
-                                                     deadline=deadline, observer=observer)
+        routed = await router.converse(plan.kwargs, entry.regions,
+                                       deadline=deadline, observer=observer)
+        ctx.region, response = routed.region, routed.result
     return response
 
 
@@ -123,16 +126,17 @@ async def _open_stream(request: web.Request, ctx: RequestContext, plan: Messages
     app = request.app
     router = app[ROUTER]
     open_stream = router.open_invoke_stream if plan.native else router.open_stream
-    return await open_stream(plan.kwargs, entry.regions, deadline=call_deadline(app),
-                             observer=app[TELEMETRY].observer(ctx))
+    opened = await open_stream(plan.kwargs, entry.regions, deadline=call_deadline(app),
+                               observer=request_observer(request))
+    ctx.region = opened.region
+    return opened.result
 
 
 async def _pump(request: web.Request, ctx: RequestContext, plan: MessagesPlan,
                 upstream: UpstreamStream) -> web.StreamResponse:
     translator = plan.stream_translator()
     return await pump(request, ctx, upstream, translator, open_writer=AnthropicSseWriter.open,
-                      on_end=lambda: record_usage(ctx, translator.usage, translator.stop_reason),
-                      operation=plan.stream_operation)
+                      on_end=lambda: record_usage(ctx, translator.usage, translator.stop_reason))
 
 
 async def count_tokens(request: web.Request) -> web.Response:
@@ -149,8 +153,9 @@ async def count_tokens(request: web.Request) -> web.Response:
                              headers={TOKEN_COUNT_HEADER: "estimate"})
     await admit_key(request, ctx, req.model, entry, max_output_tokens=0, stream=False)
     images = await fetch_images(request, remote_image_urls(req))
-    response, ctx.region = await app[ROUTER].count_tokens(
+    routed = await app[ROUTER].count_tokens(
         count_tokens_kwargs(req, base_model_id=base, fetched_images=images), entry.regions,
-        deadline=call_deadline(app), observer=app[TELEMETRY].observer(ctx))
+        deadline=call_deadline(app), observer=request_observer(request))
+    ctx.region, response = routed.region, routed.result
     return json_response({"input_tokens": counted_tokens(response)},
                          headers={TOKEN_COUNT_HEADER: "bedrock"})

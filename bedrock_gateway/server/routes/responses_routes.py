@@ -47,6 +47,7 @@ from bedrock_gateway.server.app_state import (
     TELEMETRY,
     TRANSLATE_OPTIONS,
 )
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.routes.route_steps import (
     admit_key,
     call_deadline,
@@ -196,9 +197,10 @@ async def _plan(request: web.Request, req: ResponsesRequest,
 async def _converse(request: web.Request, ctx: RequestContext, turn: _Turn,
                     plan: ConversePlan) -> dict:
     app = request.app
-    response, ctx.region = await app[ROUTER].converse(
+    routed = await app[ROUTER].converse(
         plan.kwargs, turn.entry.regions, deadline=call_deadline(app),
-        observer=app[TELEMETRY].observer(ctx))
+        observer=request_observer(request))
+    ctx.region, response = routed.region, routed.result
     return response
 
 
@@ -216,9 +218,11 @@ async def _answer(request: web.Request, ctx: RequestContext, req: ResponsesReque
 async def _open_stream(request: web.Request, ctx: RequestContext, turn: _Turn,
                        plan: ConversePlan) -> UpstreamStream:
     app = request.app
-    return await app[ROUTER].open_stream(plan.kwargs, turn.entry.regions,
-                                         deadline=call_deadline(app),
-                                         observer=app[TELEMETRY].observer(ctx))
+    opened = await app[ROUTER].open_stream(plan.kwargs, turn.entry.regions,
+                                           deadline=call_deadline(app),
+                                           observer=request_observer(request))
+    ctx.region = opened.region
+    return opened.result
 
 
 async def _pump(request: web.Request, ctx: RequestContext, turn: _Turn,

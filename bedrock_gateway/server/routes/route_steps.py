@@ -22,11 +22,11 @@ from bedrock_gateway.server.app_state import (
     KEY_SERVICE,
     LIFECYCLE,
     SETTINGS,
-    TELEMETRY,
 )
 from bedrock_gateway.server.context import RequestContext
 from bedrock_gateway.server.image_fetch import ImageBatch
 from bedrock_gateway.server.limits import request_holdings
+from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.stream_pump import ChunkSource, StreamWriter, pump_stream
 
 # Model names longer than this are not Bedrock ids; they are cut before they reach logs.
@@ -78,25 +78,20 @@ async def fetch_images(request: web.Request,
 async def pump(request: web.Request, ctx: RequestContext, upstream: UpstreamStream,
                source: ChunkSource, *,
                open_writer: Callable[[web.Request], Awaitable[StreamWriter]],
-               on_end: Callable[[], Any], operation: str = "converse_stream",
-               ) -> web.StreamResponse:
+               on_end: Callable[[], Any]) -> web.StreamResponse:
     """Stream `upstream` to the client through `source` (the protocol's translator) in the
     framing `open_writer` starts. `on_end` records the stream's outcome (usage, finish reason)
-    on the context, whatever happened, before telemetry closes the stream's books."""
+    on the context, whatever happened; the request's observer closes the stream's books."""
     app = request.app
     settings = app[SETTINGS]
-    telemetry = app[TELEMETRY]
-    ctx.region = upstream.region
-    telemetry.stream_started()
     try:
         return await pump_stream(
             request, ctx, upstream, source,
             lifecycle=app[LIFECYCLE],
             heartbeat_s=settings.sse_heartbeat_seconds,
             idle_s=settings.stream_idle_timeout,
-            chunk_timer=telemetry.chunk_timer(ctx),
+            observer=request_observer(request),
             open_writer=open_writer,
         )
     finally:
         on_end()
-        telemetry.stream_finished(ctx, upstream.attempt_token, operation=operation)
