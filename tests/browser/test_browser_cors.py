@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from bedrock_gateway.emulator.script import reply_text
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 PAGE = """<!doctype html>
 <html><body><pre id="result">pending</pre>

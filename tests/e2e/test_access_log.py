@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from bedrock_gateway.telemetry.access_log import FIELDS
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 # Words that appear in the prompt and, echoed by the emulator, in the completion.
 PROMPT = "zebra quokka narwhal"

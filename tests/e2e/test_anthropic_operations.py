@@ -13,9 +13,9 @@ import anthropic
 import orjson
 import pytest
 
-from tests.conftest import TEST_KEY
-from tests.e2e.test_graceful_shutdown import wait_ready
-from tests.e2e.test_telemetry_metrics import free_port, idle, wait_metrics
+from tests.support.constants import TEST_KEY
+from tests.support.local_http import free_port, wait_ready
+from tests.support.metrics_scrape import idle, wait_metrics
 from tests.support.interpreter import gateway_command
 
 SONNET = "claude-sonnet-4-5"
@@ -76,9 +76,9 @@ async def test_client_disconnect_frees_the_bedrock_stream(make_gateway, emulator
                                       headers=HEADERS)
         assert response.status == 200
         await response.content.readany()
-        assert await emulator.wait_open_streams(1) == 1
+        await emulator.wait_open_streams(1)
         response.close()
-    assert await emulator.wait_open_streams(0, timeout=5.0) == 0
+    await emulator.wait_open_streams(0)
 
 
 async def test_admission_limit_is_an_overloaded_error(make_gateway, emulator):

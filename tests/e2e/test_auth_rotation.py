@@ -3,7 +3,6 @@ start without a key source."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 
@@ -11,8 +10,9 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
 from tests.support.interpreter import gateway_command
+from tests.support.polling import eventually
 
 
 async def ask(gateway, key: str) -> str:
@@ -20,16 +20,6 @@ async def ask(gateway, key: str) -> str:
         response = await client.chat.completions.create(
             model=HAIKU, messages=[{"role": "user", "content": "hi [[emu chunks=2]]"}])
         return response.choices[0].message.content
-
-
-async def wait_until(predicate, timeout: float = 5.0) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 async def accepted(gateway, key: str) -> bool:
@@ -49,14 +39,14 @@ async def test_key_file_rotation_without_restart(make_gateway, tmp_path):
 
     # Overlap: both keys valid while clients move over.
     key_file.write_text("sk-old-key-0123456789\nsk-new-key-0123456789\n")
-    assert await wait_until(lambda: accepted(gateway, "sk-new-key-0123456789"))
+    await eventually(lambda: accepted(gateway, "sk-new-key-0123456789"))
     assert await accepted(gateway, "sk-old-key-0123456789")
 
     # The old key is retired, the way Kubernetes swaps a Secret's symlink.
     replacement = tmp_path / "api_key.next"
     replacement.write_text('{"api_key": "sk-new-key-0123456789"}')
     os.replace(replacement, key_file)
-    assert await wait_until(lambda: _not(accepted(gateway, "sk-old-key-0123456789")))
+    await eventually(lambda: _not(accepted(gateway, "sk-old-key-0123456789")))
     assert await accepted(gateway, "sk-new-key-0123456789")
 
 
@@ -128,7 +118,7 @@ async def test_secrets_manager_key_rotates_without_restart(make_gateway, secrets
                                  api_key_refresh_seconds=0.2)
     assert await accepted(gateway, "sk-from-secret-1")
     secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-from-secret-2"}'
-    assert await wait_until(lambda: accepted(gateway, "sk-from-secret-2"))
+    await eventually(lambda: accepted(gateway, "sk-from-secret-2"))
     assert not await accepted(gateway, "sk-from-secret-1")
     assert secrets_endpoint.calls.count("secretsmanager.GetSecretValue") >= 2
 
@@ -144,8 +134,11 @@ async def test_a_failing_secret_source_keeps_the_last_keys(make_gateway, secrets
     secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-kept-0123456789"}'
     gateway = await make_gateway(api_keys=(), api_key_secret_arn=SECRET_ARN,
                                  api_key_refresh_seconds=0.2)
+    calls = secrets_endpoint.calls.count("secretsmanager.GetSecretValue")
     del secrets_endpoint.secrets[SECRET_ARN]  # the refresh now fails
-    await asyncio.sleep(0.6)
+    # Two failed refreshes later (polled, not slept for), the last keys still hold.
+    await eventually(lambda: secrets_endpoint.calls.count("secretsmanager.GetSecretValue")
+                     >= calls + 2, what="two failed refreshes")
     assert await accepted(gateway, "sk-kept-0123456789")
 
 
@@ -159,9 +152,8 @@ async def test_a_malformed_secret_is_a_failed_refresh_that_keeps_the_last_keys(
                                  api_key_refresh_seconds=0.1)
     calls = secrets_endpoint.calls.count("secretsmanager.GetSecretValue")
     secrets_endpoint.secrets[SECRET_ARN] = broken
-    async with asyncio.timeout(10):
-        while secrets_endpoint.calls.count("secretsmanager.GetSecretValue") < calls + 2:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: secrets_endpoint.calls.count("secretsmanager.GetSecretValue")
+                     >= calls + 2, what="two failed refreshes")
     assert await accepted(gateway, "sk-kept-0123456789")
     for fragment in ("None", "null", "tiny", "sk-typo-0123456789", "sk-ok-0123456789", "7"):
         assert not await accepted(gateway, fragment)

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from bedrock_gateway.conversation.images import IMAGE_MAX_BYTES
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BMP = base64.b64encode(b"BM" + b"\0" * 64).decode()

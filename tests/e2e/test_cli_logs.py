@@ -14,8 +14,8 @@ import yaml
 import bedrock_gateway
 from bedrock_gateway.settings import setting_names
 from bedrock_gateway.settings_table import SETTINGS_TABLE
-from tests.conftest import HAIKU, TEST_KEY
-from tests.e2e.test_graceful_shutdown import free_port, wait_ready
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.local_http import free_port, wait_ready
 from tests.support.interpreter import gateway_command
 
 

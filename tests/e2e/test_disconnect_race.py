@@ -17,7 +17,7 @@ import asyncio
 
 import aiohttp
 
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
@@ -66,4 +66,4 @@ async def test_upstream_stays_open_until_the_client_hangs_up_under_load(make_gat
             stop.set()
             await asyncio.gather(*load)
     assert background_done >= BACKGROUND  # the load really ran alongside
-    assert await emulator.wait_open_streams(0, timeout=10.0) == 0
+    await emulator.wait_open_streams(0)

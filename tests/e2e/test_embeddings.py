@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from bedrock_gateway.emulator.script import embedding_vector
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 TITAN_V1 = "amazon.titan-embed-text-v1"
 TITAN_V2 = "amazon.titan-embed-text-v2:0"

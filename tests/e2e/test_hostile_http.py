@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 from tests.support.raw_http import (
     assert_openai_error,
     closed_within,

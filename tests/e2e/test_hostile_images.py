@@ -11,7 +11,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
 
 TEXT_ONLY = "meta.llama3-1-8b-instruct-v1:0"
 PNG = base64.b64decode(

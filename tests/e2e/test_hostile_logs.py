@@ -13,18 +13,13 @@ import subprocess
 
 import pytest
 
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
 from tests.support.raw_http import exchange, request
 from tests.support.interpreter import gateway_command
+from tests.support.local_http import free_port
 
 KEY = "sk-hostile-log-7f3a9c2e5b1d"
 CHAT = "/api/v1/chat/completions"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _battery() -> list[bytes]:
@@ -57,7 +52,7 @@ def _battery() -> list[bytes]:
 
 
 async def test_no_key_and_no_traceback_in_any_log_line(emulator_url, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "API_KEY": KEY, "PORT": str(port), "HOST": "127.0.0.1",
            "METRICS_PORT": "0", "LOG_LEVEL": "DEBUG", "DEBUG": "true", "ACCESS_LOG": "true",
            "DRAIN_DELAY_SECONDS": "0", "SHUTDOWN_GRACE_SECONDS": "1", "DEFAULT_MODEL": HAIKU,

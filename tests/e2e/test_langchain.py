@@ -7,7 +7,7 @@ import pytest
 from pydantic import BaseModel
 
 from bedrock_gateway.emulator.script import reply_text
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 NATIVE_JSON_MODEL = "openai.gpt-oss-120b-1:0"
 

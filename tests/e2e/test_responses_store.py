@@ -13,9 +13,10 @@ import pytest
 from openai import AsyncOpenAI
 
 from bedrock_gateway.emulator.script import signature_for
-from tests.conftest import HAIKU, TEST_KEY
-from tests.e2e.test_graceful_shutdown import wait_ready
-from tests.support.redis_server import free_port, redis_server
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.local_http import wait_ready
+from tests.support.local_http import free_port
+from tests.support.redis_server import redis_server
 from tests.support.interpreter import gateway_command
 
 OTHER_KEY = "sk-other-9876543210"

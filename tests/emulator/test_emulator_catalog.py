@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from emu_support import HAIKU, user
 
 from bedrock_gateway.emulator import (
     EmulatorConfig,
@@ -18,6 +17,8 @@ from bedrock_gateway.emulator import (
     load_catalog,
     start_emulator,
 )
+from tests.support.constants import HAIKU
+from tests.support.converse_events import user
 
 SONNET_4 = "anthropic.claude-sonnet-4-20250514-v1:0"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import HAIKU, TEST_KEY
-from tests.support.redis_server import free_port
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.local_http import free_port
 from tests.support.interpreter import gateway_command
 
 

@@ -53,7 +53,7 @@ async def test_failover_trace_reaches_the_collector(receiver: OtlpReceiver) -> N
         trace_id = tracing.trace_id(server)
     assert trace_id == TRACE_ID
 
-    spans = await receiver.wait_for_spans(3, timeout=10)
+    spans = await receiver.wait_for_spans(3)
     await tracing.shutdown()
     by_kind = {}
     for span in spans:
