@@ -16,6 +16,7 @@ import pytest
 from tests.support.constants import TEST_KEY
 from tests.support.local_http import free_port, wait_ready
 from tests.support.metrics_scrape import idle, wait_metrics
+from tests.support.polling import eventually
 from tests.support.interpreter import gateway_command
 
 SONNET = "claude-sonnet-4-5"
@@ -156,7 +157,12 @@ async def test_sigterm_drains_messages_streams(emulator):
                 session, url, "s [[emu chunks=10 delay_ms=100]]"))
             long = asyncio.create_task(read_messages_stream(
                 session, url, "l [[emu chunks=200 delay_ms=100]]"))
-            await asyncio.sleep(0.5)
+
+            async def both_streaming() -> bool:  # both reached Bedrock
+                by = (await emulator.stats())["by"]
+                return sum(n for key, n in by.items() if key.endswith("-stream")) >= 2
+
+            await eventually(both_streaming)
             proc.send_signal(signal.SIGTERM)
             assert (await short)[-1] == "message_stop"  # finished within the grace
             assert (await long)[-1] == "error"  # ended, said so, never a hang

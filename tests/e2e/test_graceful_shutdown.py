@@ -16,6 +16,7 @@ import orjson
 from tests.support.constants import HAIKU, TEST_KEY
 from tests.support.interpreter import gateway_command
 from tests.support.local_http import free_port, wait_ready
+from tests.support.polling import eventually
 
 
 async def read_stream(session: aiohttp.ClientSession, url: str, content: str) -> list[str]:
@@ -43,12 +44,19 @@ async def test_sigterm_drains_streams_and_exits_zero(emulator):
                 session, url, f"s{i} [[emu chunks=10 delay_ms=100]]")) for i in range(3)]
             long = [asyncio.create_task(read_stream(
                 session, url, f"l{i} [[emu chunks=200 delay_ms=100]]")) for i in range(3)]
-            await asyncio.sleep(0.5)
+
+            async def all_streaming() -> bool:  # all six reached Bedrock
+                return (await emulator.stats())["by"].get("us-east-1 converse-stream", 0) >= 6
+
+            await eventually(all_streaming)
             sent_at = time.monotonic()
             proc.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.2)
-            async with session.get(f"{base}/ready") as response:
-                assert response.status == 503  # out of the load balancer at once
+
+            async def unready() -> bool:
+                async with session.get(f"{base}/ready") as response:
+                    return response.status == 503  # out of the load balancer at once
+
+            await eventually(unready, what="/ready 503 after SIGTERM")
             # Still served during the deregistration delay.
             late = await read_stream(session, url, "late [[emu chunks=3]]")
             assert late[-1] == "[DONE]"

@@ -17,6 +17,7 @@ from tests.support.constants import HAIKU
 from tests.support.raw_http import exchange, request
 from tests.support.interpreter import gateway_command
 from tests.support.local_http import free_port
+from tests.support.polling import eventually
 
 KEY = "sk-hostile-log-7f3a9c2e5b1d"
 CHAT = "/api/v1/chat/completions"
@@ -62,16 +63,13 @@ async def test_no_key_and_no_traceback_in_any_log_line(emulator_url, tmp_path):
         proc = subprocess.Popen(gateway_command(), env=env,
                                 stdout=stdout, stderr=stderr)
         try:
-            for _ in range(300):
-                if b"listening on" in err.read_bytes():
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError(err.read_bytes().decode(errors="replace"))
-            for _ in range(300):  # the catalog is loaded
-                if (await exchange(port, request("GET", "/ready"))).status == 200:
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(lambda: b"listening on" in err.read_bytes(), within=15,
+                             what="the gateway listening")
+
+            async def catalog_loaded() -> bool:
+                return (await exchange(port, request("GET", "/ready"))).status == 200
+
+            await eventually(catalog_loaded, within=15)
             statuses = []
             for data in _battery():
                 response = await exchange(port, data)

@@ -18,6 +18,7 @@ import pytest
 from tests.support.constants import HAIKU, TEST_KEY
 from tests.support.local_http import free_port
 from tests.support.otel_checks import access_lines, otel_env
+from tests.support.polling import eventually
 from tests.support.raw_http import request
 
 CHAT = "/api/v1/chat/completions"
@@ -61,13 +62,11 @@ async def test_a_client_that_stops_reading_is_a_client_condition(make_gateway, e
         "Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json",
         "X-Request-Id": "stalled-reader"}, body))
     try:  # never read: the gateway's writes block, then it gives up on this client
-        async with asyncio.timeout(30):
-            while True:
-                lines = [r for r in access_lines(capsys.readouterr().out)
-                         if r["request_id"] == "stalled-reader"]
-                if lines:
-                    break
-                await asyncio.sleep(0.1)
+        def logged() -> list[dict]:
+            return [r for r in access_lines(capsys.readouterr().out)
+                    if r["request_id"] == "stalled-reader"]
+
+        lines = await eventually(logged, within=30, interval=0.1, what="the stalled request")
     finally:
         sock.close()
     (line,) = lines
@@ -94,7 +93,7 @@ async def _one_span(gateway, receiver, traceparent: str) -> list[dict]:
     async with aiohttp.ClientSession() as session, session.get(
             gateway.root + "/health", headers={"traceparent": traceparent}) as response:
         assert response.status == 200
-    await asyncio.sleep(0.5)  # the batch processor exports within 50 ms
+    await gateway.flush_telemetry()  # the span ended before the response was sent
     return [s for s in receiver.spans if s["name"] == "GET /health"]
 
 

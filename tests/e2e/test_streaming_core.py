@@ -30,8 +30,9 @@ async def test_disconnect_while_upstream_is_stalled_frees_it(make_gateway, emula
     async with aiohttp.ClientSession() as session:
         response = await session.post(f"{gateway.base_url}/chat/completions", json=body,
                                       headers={"Authorization": f"Bearer {TEST_KEY}"})
-        await response.content.readline()
-        await asyncio.sleep(0.2)
+        data_lines = 0
+        while data_lines < 2:  # two events (stall_after=2): the upstream is stalled now
+            data_lines += (await response.content.readline()).startswith(b"data: ")
         assert (await emulator.stats())["open_streams"] == 1
         response.close()
     await emulator.wait_open_streams(0)
