@@ -89,6 +89,13 @@ async def translation(bench: Bench) -> None:
     bench.results["translation"] = translation_cpu_per_stream()
 
 
+async def micro(bench: Bench) -> None:
+    """Per-call costs of three hot paths in-process (see bench/micro_costs.py)."""
+    from bench.micro_costs import micro_costs
+
+    bench.results["micro"] = micro_costs()
+
+
 async def stream_c1000(bench: Bench) -> None:
     n = bench.plan.stream_c1000
     child = bench.gateway_child

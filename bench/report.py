@@ -104,6 +104,7 @@ def build_rows(r: dict) -> list[Row]:
             rows.append(("Telemetry's own CPU per streamed request, in-process (µs)", None,
                          tel["micro_us_per_request"], None if pct is None else f"{pct:.1f}%",
                          "< 5%", _met(None if pct is None else pct < 5)))
+    _micro_rows(r.get("micro"), rows)
     _keys_rows(r.get("keys"), rows)
     emb = r.get("embeddings")
     if emb:
@@ -160,6 +161,20 @@ def _messages_rows(r: dict, rows: list[Row], pair: Callable[..., None]) -> None:
         rows.append(("Messages CPU-s per 1,000 streams c=50 (floor = chat completions')",
                      chat_cpu, messages_cpu, f"{(ratio - 1) * 100:+.0f}%", "<= +20%",
                      _met(ratio <= 1.2)))
+
+
+def _micro_rows(micro: dict | None, rows: list[Row]) -> None:
+    """Hot paths per call, in-process (the unit suite checks their behaviour, not their speed)."""
+    if not micro:
+        return
+    target = micro["text_event_target_us"]
+    rows.append(("Chat translator: one text delta, in-process (µs per event)", None,
+                 micro["text_event_us"], None, f"< {target:g}",
+                 _met(micro["text_event_us"] < target)))
+    rows.append(("Inter-chunk metrics: one ChunkTimer tick, in-process (ns)", None,
+                 micro["chunk_tick_ns"], None, "", "-"))
+    rows.append(("Tracing disabled: server span + usage per request, in-process (ns)", None,
+                 micro["disabled_span_ns"], None, "", "-"))
 
 
 def _keys_rows(keys: dict | None, rows: list[Row]) -> None:

@@ -76,6 +76,9 @@ async def run(out: Path, quick: bool, with_profile: bool, only: str | None = Non
             if only == "keys":
                 await _phase(bench, "keys", keys_cost.keys_cost)
                 return results
+            if only == "micro":
+                await _phase(bench, "micro", phases.micro)
+                return results
             await _phase(bench, "warmup", phases.warmup)
             await _phase(bench, "nonstream_c1", phases.nonstream_c1)
             await _phase(bench, "stream_c1", phases.stream, 1, plan.stream_c1)
@@ -85,6 +88,7 @@ async def run(out: Path, quick: bool, with_profile: bool, only: str | None = Non
             await _phase(bench, "messages_stream_c50", phases.messages_stream, 50,
                          plan.stream_c50)
             await _phase(bench, "translation", phases.translation)
+            await _phase(bench, "micro", phases.micro)
             if with_profile:  # before the bursts below, which change the gateway's state
                 await _phase(bench, "profile", profile)
             await _phase(bench, "stream_c500", phases.stream, 500, plan.stream_c500)

@@ -117,18 +117,26 @@ class PrometheusServer:
         finally:
             log.close()
         self.url = f"http://127.0.0.1:{port}"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.start_timeout
-        while loop.time() < deadline:
-            if self._process.returncode is not None:
-                self._process = None
-                return False
+        process = self._process
+
+        async def ready_or_exited() -> str | None:
+            if process.returncode is not None:
+                return "exited"
             with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
                 async with self._http().get(f"{self.url}/-/ready") as resp:
                     if resp.status == 200:
-                        return True
-            await asyncio.sleep(0.1)
-        raise PrometheusError("prometheus not ready in time:\n" + self._log_tail(root))
+                        return "ready"
+            return None
+
+        try:
+            outcome = await eventually(ready_or_exited, within=self.start_timeout, interval=0.1)
+        except AssertionError:
+            raise PrometheusError(
+                "prometheus not ready in time:\n" + self._log_tail(root)) from None
+        if outcome == "exited":
+            self._process = None
+            return False
+        return True
 
     async def stop(self) -> None:
         process, self._process = self._process, None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import aiohttp
@@ -257,21 +256,6 @@ def test_apps_have_independent_registries() -> None:
     fb = scrape(b)
     assert all(s.value == 0 for s in fb["bedrock_gateway_admission_rejections"].samples
                if s.name.endswith("_total"))
-
-
-def test_tick_cost_micro_measurement() -> None:
-    m = GatewayMetrics("x")
-    timer = m.chunk_timer(None)
-    n = 200_000
-    clock = time.perf_counter
-    start = clock()
-    t = 0.0
-    for _ in range(n):
-        t += 0.01
-        timer.tick(t)
-    elapsed = clock() - start
-    timer.close()
-    print(f"\nChunkTimer.tick: {elapsed / n * 1e9:.0f} ns per call ({n} calls)")
 
 
 async def test_listener_serves_only_metrics() -> None:
