@@ -86,6 +86,24 @@ def summarize(results: list[Result], requested: int, concurrency: int, wall_s: f
         error_samples=dict(samples.most_common(5)))
 
 
+async def _run_workers(worker: Callable[[], Awaitable[None]], count: int,
+                       limit_s: float) -> float:
+    """`count` copies of `worker` at once; those still running after `limit_s` are cancelled.
+    Returns the wall seconds."""
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(worker()) for _ in range(count)]
+    try:
+        async with asyncio.timeout(limit_s):
+            await asyncio.gather(*tasks)
+    except TimeoutError:
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return time.perf_counter() - started
+
+
 async def closed_loop(call: Call, total: int, concurrency: int,
                       phase_timeout: float) -> tuple[list[Result], float]:
     """`total` calls by `concurrency` workers; returns (results, wall seconds). Calls still running
@@ -97,18 +115,8 @@ async def closed_loop(call: Call, total: int, concurrency: int,
         for index in indexes:  # shared iterator: each index is taken once
             results.append(await call(index))
 
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, total))]
-    try:
-        async with asyncio.timeout(phase_timeout):
-            await asyncio.gather(*tasks)
-    except TimeoutError:
-        pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return results, time.perf_counter() - started
+    wall = await _run_workers(worker, min(concurrency, total), phase_timeout)
+    return results, wall
 
 
 async def timed_loop(call: Call, concurrency: int, duration_s: float,
@@ -124,15 +132,5 @@ async def timed_loop(call: Call, concurrency: int, duration_s: float,
                 return
             results.append(await call(index))
 
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
-    try:
-        async with asyncio.timeout(duration_s + 90):
-            await asyncio.gather(*tasks)
-    except TimeoutError:
-        pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return results, time.perf_counter() - started
+    wall = await _run_workers(worker, concurrency, duration_s + 90)
+    return results, wall
