@@ -209,7 +209,6 @@ async def scenario_slowloris(url: str, hold_s: float) -> dict:
 
 
 async def run(out: Path) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
     emulator, emulator_url = start_emulator(out, delay_ms=20, chunks=20)
     runner, images_url, hits = await image_server()
     results: dict = {"limits": "defaults, except KEEPALIVE_TIMEOUT_SECONDS=15 and "
@@ -261,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__)
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args(argv)
-    results = asyncio.run(run(Path(args.out)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run(out))
     print(table(results))
     print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
     return 0

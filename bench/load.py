@@ -60,7 +60,8 @@ class RunStats:
                 "chunks_per_s": round(self.chunks_per_s, 1), "latency_ms": self.latency_ms,
                 "ttft_ms": self.ttft_ms, "error_samples": self.error_samples,
                 "cpu_s": None if self.cpu_s is None else round(self.cpu_s, 3),
-                "cpu_s_per_1000": None if self.cpu_per_1000 is None else round(self.cpu_per_1000, 3)}
+                "cpu_s_per_1000": (None if self.cpu_per_1000 is None
+                                   else round(self.cpu_per_1000, 3))}
 
 
 def _pcts(values: list[float]) -> dict[str, float | None]:

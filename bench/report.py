@@ -47,9 +47,11 @@ def build_rows(r: dict) -> list[Row]:
         for pct in ("p50", "p99"):
             pair(f"TTFT c={conc}", key, "ttft_ms", pct)
         if key in r:
-            bad = {side: (_get(r, key, side, "errors") or 0) + (_get(r, key, side, "incomplete") or 0)
+            bad = {side: ((_get(r, key, side, "errors") or 0)
+                          + (_get(r, key, side, "incomplete") or 0))
                    for side in ("floor", "gateway")}
-            rows.append((f"Errors + incomplete streams c={conc} (of {_get(r, key, 'gateway', 'requests')})",
+            requests = _get(r, key, "gateway", "requests")
+            rows.append((f"Errors + incomplete streams c={conc} (of {requests})",
                          bad["floor"], bad["gateway"], None, "0", _met(bad["gateway"] == 0)))
     if "stream_c500" in r:
         floor = _get(r, "stream_c500", "floor", "chunks_per_s")
@@ -74,7 +76,8 @@ def build_rows(r: dict) -> list[Row]:
         over = resp["ttft_overhead_p50_ms"]
         worse = over["responses"] - over["chat"]
         rows.append((("Responses API stream: TTFT overhead p50 c=1 over Bedrock (ms), chat vs "
-                      "responses"), over["chat"], over["responses"], worse, "within 20% (or 0.5 ms)",
+                      "responses"), over["chat"], over["responses"], worse,
+                     "within 20% (or 0.5 ms)",
                      _met(worse <= max(0.5, abs(over["chat"]) * 0.2))))
         rows.append(("Responses API stream: errors + incomplete", None, resp["errors"], None, "0",
                      _met(resp["errors"] == 0)))
@@ -108,7 +111,8 @@ def build_rows(r: dict) -> list[Row]:
     _keys_rows(r.get("keys"), rows)
     emb = r.get("embeddings")
     if emb:
-        rows.append((f"Embeddings {emb['texts']} texts wall, median of {len(emb['gateway_ms'])} (ms)",
+        reps = len(emb["gateway_ms"])
+        rows.append((f"Embeddings {emb['texts']} texts wall, median of {reps} (ms)",
                      emb["floor_median_ms"], emb["gateway_median_ms"],
                      _diff(emb["gateway_median_ms"], emb["floor_median_ms"]), "",
                      "-" if not emb["error_count"] else f"no ({emb['error_count']} errors)"))
@@ -130,7 +134,8 @@ def _messages_rows(r: dict, rows: list[Row], pair: Callable[..., None]) -> None:
             continue
         for pct in ("p50", "p99"):
             pair(f"Messages TTFT c={conc}", key, "ttft_ms", pct)
-        bad = (_get(r, key, "gateway", "errors") or 0) + (_get(r, key, "gateway", "incomplete") or 0)
+        bad = ((_get(r, key, "gateway", "errors") or 0)
+               + (_get(r, key, "gateway", "incomplete") or 0))
         rows.append((f"Messages errors + incomplete streams c={conc}", None, bad, None, "0",
                      _met(bad == 0)))
     overhead = {}

@@ -52,7 +52,6 @@ async def _phase(bench: phases.Bench, name: str, coro_fn, *args) -> None:
 
 async def run(out: Path, quick: bool, with_profile: bool, only: str | None = None) -> dict:
     plan = QUICK if quick else DEFAULT
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results: dict = {"environment": environment(), "quick": quick, "plan": plan.as_dict(),
                      "emulator": {"delay_ms": EMULATOR_DELAY_MS, "chunks": EMULATOR_CHUNKS}}
@@ -110,7 +109,9 @@ async def run(out: Path, quick: bool, with_profile: bool, only: str | None = Non
 
 
 def main(out: str, quick: bool, with_profile: bool, only: str | None = None) -> int:
-    results = asyncio.run(run(Path(out), quick, with_profile, only))
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run(out_dir, quick, with_profile, only))
     extra = (lambda r: format_profile(r["profile"])) if "profile" in results else None
     print(table(results, extra))
     errors = results.get("phase_errors")

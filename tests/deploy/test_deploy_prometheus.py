@@ -97,7 +97,8 @@ def _slug(heading: str) -> str:
 
 
 def runbook_base() -> str:
-    match = re.search(r"^RUNBOOK_BASE_URL \?= (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    match = re.search(r"^RUNBOOK_BASE_URL \?= (\S+)$", (ROOT / "Makefile").read_text(),
+                      re.MULTILINE)
     assert match, "RUNBOOK_BASE_URL is set once, in the Makefile"
     base = match.group(1)
     assert re.fullmatch(r"https://\S+/docs/deploy\.md", base), base

@@ -64,7 +64,8 @@ async def test_idle_stream_ends_with_an_error_event(make_gateway, emulator):
     assert error["error"]["type"] == "timeout_error"
 
 
-@pytest.mark.parametrize("path", ["/v1/messages", "/bedrock/model/{model}/invoke-with-response-stream"])
+@pytest.mark.parametrize("path", ["/v1/messages",
+                                  "/bedrock/model/{model}/invoke-with-response-stream"])
 async def test_client_disconnect_frees_the_bedrock_stream(make_gateway, emulator, path):
     gateway = await make_gateway()
     model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -117,7 +118,8 @@ async def test_api_label_on_request_metrics(make_gateway, emulator):
             for s in scrape.samples("bedrock_gateway_requests_total")}
     assert {("messages", "messages"), ("count_tokens", "count_tokens"), ("models", "models"),
             ("bedrock_invoke", "bedrock_invoke")} <= apis
-    operations = {s.labels["operation"] for s in scrape.samples("bedrock_gateway_bedrock_calls_total")}
+    operations = {s.labels["operation"]
+                  for s in scrape.samples("bedrock_gateway_bedrock_calls_total")}
     assert {"invoke_model", "count_tokens"} <= operations
 
 

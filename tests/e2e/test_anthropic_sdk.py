@@ -95,7 +95,8 @@ async def test_converse_path_non_stream(claude, emulator):
         model=NOVA, max_tokens=50, stop_sequences=["zzz"],
         extra_body={"temperature": 0.5, "top_p": 0.9},
         system=[{"type": "text", "text": "Be brief."}],
-        messages=[{"role": "user", "content": [{"type": "text", "text": f"{PROMPT} [[emu chunks=3]]"}]}])
+        messages=[{"role": "user",
+                   "content": [{"type": "text", "text": f"{PROMPT} [[emu chunks=3]]"}]}])
     assert message.model == NOVA and message.id.startswith("msg_")
     assert message.content[0].text == reply_text(PROMPT, 3)
     assert message.usage.cache_read_input_tokens == 0

@@ -64,9 +64,12 @@ async def test_several_static_keys_are_valid(make_gateway):
 @pytest.mark.parametrize("env, message", [
     ({}, "No API key source is configured"),
     ({"API_KEY": "key-0123456789abcdef", "PORT": "eighty"}, "PORT: expected a number"),
-    ({"API_KEY": "key-0123456789abcdef", "ENABLE_PROMPT_CACHING": "maybe"}, "ENABLE_PROMPT_CACHING"),
-    ({"API_KEY": "key-0123456789abcdef", "MAX_CONCURRENT_REQUESTS": "0"}, "MAX_CONCURRENT_REQUESTS must be at least 1"),
-    ({"API_KEY": "key-0123456789abcdef", "API_ROUTE_PREFIX": "api"}, "API_ROUTE_PREFIX must start with '/'"),
+    ({"API_KEY": "key-0123456789abcdef", "ENABLE_PROMPT_CACHING": "maybe"},
+     "ENABLE_PROMPT_CACHING"),
+    ({"API_KEY": "key-0123456789abcdef", "MAX_CONCURRENT_REQUESTS": "0"},
+     "MAX_CONCURRENT_REQUESTS must be at least 1"),
+    ({"API_KEY": "key-0123456789abcdef", "API_ROUTE_PREFIX": "api"},
+     "API_ROUTE_PREFIX must start with '/'"),
     ({"API_KEY": "short"}, "API_KEY: a key is shorter than 16 characters"),
 ])
 def test_refuses_to_start_with_a_clear_message(env, message):
@@ -126,7 +129,8 @@ async def test_secrets_manager_key_rotates_without_restart(make_gateway, secrets
 async def test_ssm_parameter_keys(make_gateway, secrets_endpoint):
     secrets_endpoint.parameters["/gateway/api-keys"] = "sk-ssm-a-0123456789,sk-ssm-b-0123456789"
     gateway = await make_gateway(api_keys=(), api_key_param_name="/gateway/api-keys")
-    assert await accepted(gateway, "sk-ssm-a-0123456789") and await accepted(gateway, "sk-ssm-b-0123456789")
+    assert await accepted(gateway, "sk-ssm-a-0123456789")
+    assert await accepted(gateway, "sk-ssm-b-0123456789")
     assert not await accepted(gateway, "sk-other-0123456789")
 
 

@@ -24,7 +24,8 @@ NOVA_LITE = "amazon.nova-lite-v1:0"
 APP_PROFILE = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123xyz"
 PROFILE_PREFIXES = ("us.", "eu.", "global.", "arn:")
 
-# What the emulator's us-east-1 and eu-west-1 listings make callable (see emulator/emulated_models.py):
+# What the emulator's us-east-1 and eu-west-1 listings make callable
+# (see emulator/emulated_models.py):
 # ON_DEMAND text and embedding models (not the image model, not the bare ids of models that are
 # INFERENCE_PROFILE only), each region's system profiles, and the application profile.
 US_EAST_1_AND_EU_WEST_1 = {

@@ -346,7 +346,8 @@ async def test_image_to_a_text_only_model_is_a_400(client, emulator):
     data = base64.b64encode(png_bytes()).decode()
     with pytest.raises(openai.BadRequestError) as info:
         await client.chat.completions.create(model="meta.llama3-1-8b-instruct-v1:0", messages=[
-            user("x", {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}})])
+            user("x", {"type": "image_url",
+                       "image_url": {"url": f"data:image/png;base64,{data}"}})])
     assert info.value.body["param"] == "messages[0].content[1]"
     assert await sent(emulator) == []
 

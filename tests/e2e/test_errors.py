@@ -46,10 +46,10 @@ def test_table_covers_every_row_once():
 async def post(gateway, body, key=TEST_KEY, raw: bytes | None = None, headers=None):
     hdrs = {"Authorization": f"Bearer {key}"} if key else {}
     hdrs.update(headers or {})
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{gateway.base_url}/chat/completions", headers=hdrs,
-                                json=None if raw is not None else body, data=raw) as response:
-            return response.status, dict(response.headers), await response.read()
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{gateway.base_url}/chat/completions", headers=hdrs,
+            json=None if raw is not None else body, data=raw) as response:
+        return response.status, dict(response.headers), await response.read()
 
 
 def assert_openai_error(payload: dict, code: str | None = None) -> dict:

@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 
 from tests.support.constants import HAIKU, TEST_KEY
-from tests.support.interpreter import gateway_command
+from tests.support.gateway_process import spawn_gateway
 from tests.support.local_http import free_port, wait_ready
 from tests.support.polling import eventually
 
@@ -33,8 +33,8 @@ async def test_sigterm_drains_streams_and_exits_zero(emulator):
     env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
            "DRAIN_DELAY_SECONDS": "1", "SHUTDOWN_GRACE_SECONDS": "2", "ACCESS_LOG": "off",
            "DEFAULT_MODEL": HAIKU}
-    proc = subprocess.Popen([*gateway_command(), "--host", "127.0.0.1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = spawn_gateway(env, "--host", "127.0.0.1", stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(f"{base}/ready")

@@ -152,7 +152,8 @@ async def test_parallel_tool_calls_streamed_then_answered(gateway, emulator):
 
     llm = chat_model(gateway).bind_tools([get_weather])
     messages = [HumanMessage('Lima and Oslo? [[emu text_before=Checking. '
-                             'tool=get_weather:{"city": "Lima"} tool=get_weather:{"city": "Oslo"}]]')]
+                             'tool=get_weather:{"city": "Lima"} '
+                             'tool=get_weather:{"city": "Oslo"}]]')]
     chunks = [chunk async for chunk in llm.astream(messages)]
     first = chunks[0]
     for chunk in chunks[1:]:

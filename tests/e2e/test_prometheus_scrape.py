@@ -79,6 +79,15 @@ async def one_stream(client) -> float:
     return time.perf_counter() - started
 
 
+def rule_counts(rule_files: list[str]) -> dict[str, int]:
+    """Rule group name -> number of rules, as the files define them."""
+    counts = {}
+    for path in rule_files:
+        for group in yaml.safe_load(Path(path).read_text())["groups"]:
+            counts[group["name"]] = len(group["rules"])
+    return counts
+
+
 async def wait_rules_evaluated(prom: PrometheusWithRules) -> list[dict]:
     async def evaluated() -> list[dict]:
         groups = await prom.rules()
@@ -131,10 +140,7 @@ async def test_prometheus_scrapes_the_gateway_under_streamed_load(make_gateway):
         assert 0 < p95 < min(durations), (p95, min(durations))
 
         # The rules: every group of the files loaded, every rule evaluated and healthy.
-        expected = {}
-        for path in rule_files:
-            for group in yaml.safe_load(Path(path).read_text())["groups"]:
-                expected[group["name"]] = len(group["rules"])
+        expected = rule_counts(rule_files)
         groups = await wait_rules_evaluated(prom)
         assert {g["name"]: len(g["rules"]) for g in groups} == expected
         for group in groups:

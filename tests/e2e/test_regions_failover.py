@@ -70,7 +70,8 @@ async def test_streamed_request_fails_over_before_the_first_byte(make_gateway, e
     await emulator.add_fault(region="us-east-1", operation="converse-stream", error=error)
     async with gateway.client() as client:
         stream = await client.chat.completions.create(
-            model=HAIKU, stream=True, messages=[{"role": "user", "content": "a b [[emu chunks=4]]"}])
+            model=HAIKU, stream=True,
+            messages=[{"role": "user", "content": "a b [[emu chunks=4]]"}])
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == "".join(reply_chunks("a b", 4))
     assert regions_seen(await emulator.stats(), "converse-stream") == ["us-east-1", "us-west-2"]

@@ -26,7 +26,8 @@ async def test_client_disconnect_frees_upstream_stream_within_a_second(gateway, 
 async def test_disconnect_while_upstream_is_stalled_frees_it(make_gateway, emulator):
     gateway = await make_gateway(sse_heartbeat_seconds=30, stream_idle_timeout=30)
     body = {"model": HAIKU, "stream": True,
-            "messages": [{"role": "user", "content": "x [[emu chunks=5 stall_after=2 stall_s=20]]"}]}
+            "messages": [{"role": "user",
+                          "content": "x [[emu chunks=5 stall_after=2 stall_s=20]]"}]}
     async with aiohttp.ClientSession() as session:
         response = await session.post(f"{gateway.base_url}/chat/completions", json=body,
                                       headers={"Authorization": f"Bearer {TEST_KEY}"})

@@ -4,10 +4,12 @@ tests can read the logs, and their /metrics read over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -41,6 +43,18 @@ class GatewayProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             await asyncio.to_thread(self.proc.wait)
+
+
+def spawn_gateway(env: dict[str, str], *args: str, stdout_path: Path | None = None,
+                  stderr_path: Path | None = None, **popen: Any) -> subprocess.Popen[Any]:
+    """`python -m bedrock_gateway ARGS` as a child process, its output to pipes (`popen`) or to
+    files (`stdout_path`, `stderr_path`, which the child keeps open)."""
+    with contextlib.ExitStack() as files:
+        if stdout_path is not None:
+            popen["stdout"] = files.enter_context(stdout_path.open("wb"))
+        if stderr_path is not None:
+            popen["stderr"] = files.enter_context(stderr_path.open("wb"))
+        return subprocess.Popen([*gateway_command(), *args], env=env, **popen)
 
 
 def start_gateway(emulator_url: str, log_dir: Path, **env_extra: str) -> GatewayProcess:

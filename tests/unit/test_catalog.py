@@ -118,7 +118,8 @@ def test_catalog_is_immutable():
 def test_list_models_filters_and_aliases():
     catalog, _ = _build(BASIC)
     embeddings = catalog.list_models(output="embedding")
-    assert [r["id"] for r in embeddings] == ["amazon.titan-embed-text-v2:0", "cohere.embed-english-v3"]
+    assert [r["id"] for r in embeddings] == ["amazon.titan-embed-text-v2:0",
+                                             "cohere.embed-english-v3"]
     assert all(r["object"] == "model" and isinstance(r["created"], int) for r in embeddings)
     with_aliases = catalog.list_models(output="embedding", include_aliases=True)
     assert with_aliases[-1] == {"id": "text-embedding-3-small", "object": "model", "created": 0,
@@ -144,7 +145,8 @@ def test_empty_catalog():
 @pytest.mark.parametrize("text, expected", [
     ("gpt-4o-mini: anthropic.claude-3-haiku-20240307-v1:0\n",
      {"gpt-4o-mini": "anthropic.claude-3-haiku-20240307-v1:0"}),
-    ("aliases:\n  small: amazon.titan-embed-text-v2:0\n", {"small": "amazon.titan-embed-text-v2:0"}),
+    ("aliases:\n  small: amazon.titan-embed-text-v2:0\n",
+     {"small": "amazon.titan-embed-text-v2:0"}),
     ('{"a": "b", "c": "d"}', {"a": "b", "c": "d"}),
     ("", {}),
 ])
@@ -259,7 +261,8 @@ async def test_backoff_grows_to_the_interval_then_resets(caplog):
     assert refresher.ready.is_set() and refresher.consecutive_failures == 0
 
 
-@pytest.mark.parametrize("jitter, first, third", [(0.0, 0.5, 2.0), (0.5, 0.75, 3.0), (1.0, 1.0, 4.0)])
+@pytest.mark.parametrize("jitter, first, third",
+                         [(0.0, 0.5, 2.0), (0.5, 0.75, 3.0), (1.0, 1.0, 4.0)])
 async def test_backoff_is_jittered_within_half_to_full(jitter, first, third):
     boom = {"us-east-1": TimeoutError()}
     refresher, delays = _refresher(Script([boom] * 3), jitter=lambda: jitter)

@@ -69,7 +69,7 @@ def test_base64_decodes_to_the_float32_vectors(case):
     plan = plan_invocations(req, case["family"])
     vectors = assemble_vectors(plan, [parse_invocation_result(case["family"], r)
                                       for r in case["results"]])
-    for item, vector in zip(case["response"]["data"], vectors):
+    for item, vector in zip(case["response"]["data"], vectors, strict=True):
         decoded = array("f")
         decoded.frombytes(base64.b64decode(item["embedding"]))
         if sys.byteorder == "big":  # the wire format is little-endian, like numpy's default
@@ -90,7 +90,8 @@ def test_family_for(model_id, family):
     assert family_for(model_id) == family
 
 
-@pytest.mark.parametrize("case", ERRORS["request_errors"], ids=[c["name"] for c in ERRORS["request_errors"]])
+@pytest.mark.parametrize("case", ERRORS["request_errors"],
+                         ids=[c["name"] for c in ERRORS["request_errors"]])
 def test_request_errors(case):
     with pytest.raises(InvalidRequestError) as info:
         parse_embeddings_request(_expand(case["body"]))
@@ -98,7 +99,8 @@ def test_request_errors(case):
     assert case.get("contains", "") in info.value.message
 
 
-@pytest.mark.parametrize("case", ERRORS["plan_errors"], ids=[c["name"] for c in ERRORS["plan_errors"]])
+@pytest.mark.parametrize("case", ERRORS["plan_errors"],
+                         ids=[c["name"] for c in ERRORS["plan_errors"]])
 def test_plan_errors(case):
     req = parse_embeddings_request(case["body"])  # valid in itself: the model name says nothing
     with pytest.raises(InvalidRequestError) as info:
@@ -106,7 +108,8 @@ def test_plan_errors(case):
     assert info.value.status == 400 and info.value.param == case["param"]
 
 
-@pytest.mark.parametrize("case", ERRORS["result_errors"], ids=[c["name"] for c in ERRORS["result_errors"]])
+@pytest.mark.parametrize("case", ERRORS["result_errors"],
+                         ids=[c["name"] for c in ERRORS["result_errors"]])
 def test_result_errors(case):
     with pytest.raises(UpstreamError):
         parse_invocation_result(case["family"], case["body"])

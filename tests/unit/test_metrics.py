@@ -111,7 +111,8 @@ def test_values_after_workload() -> None:
     assert value[("bedrock_gateway_inflight_streams", ())] == 0
     assert value[("bedrock_gateway_tokens_total", (("kind", "cache_read"), ("model", MODEL)))] == 5
     assert value[("bedrock_gateway_bedrock_errors_total", (
-        ("error_code", "throttled"), ("operation", "ConverseStream"), ("region", "us-east-1")))] == 1
+        ("error_code", "throttled"), ("operation", "ConverseStream"),
+        ("region", "us-east-1")))] == 1
     assert value[("bedrock_gateway_bedrock_calls_total", (
         ("operation", "ConverseStream"), ("outcome", "ok"), ("region", "us-west-2")))] == 1
     assert value[("bedrock_gateway_circuit_breaker_state",
@@ -131,7 +132,8 @@ def test_buckets_match_the_contract() -> None:
     f = scrape(m)
 
     def bounds(name: str) -> list[float]:
-        return sorted({float(s.labels["le"]) for s in f[name].samples if s.name.endswith("_bucket")})
+        return sorted({float(s.labels["le"]) for s in f[name].samples
+                       if s.name.endswith("_bucket")})
 
     inf = float("inf")
     assert bounds("bedrock_gateway_request_duration_seconds") == [*DURATION_BUCKETS, inf]

@@ -17,8 +17,9 @@ def request_with_one_span() -> bytes:
         kind=trace_pb2.Span.SPAN_KIND_CLIENT,
         attributes=[
             common_pb2.KeyValue(key="n", value=common_pb2.AnyValue(int_value=3)),
-            common_pb2.KeyValue(key="l", value=common_pb2.AnyValue(array_value=common_pb2.ArrayValue(
-                values=[common_pb2.AnyValue(string_value="stop")]))),
+            common_pb2.KeyValue(key="l", value=common_pb2.AnyValue(
+                array_value=common_pb2.ArrayValue(
+                    values=[common_pb2.AnyValue(string_value="stop")]))),
         ],
     )
     export = trace_service_pb2.ExportTraceServiceRequest(resource_spans=[trace_pb2.ResourceSpans(
