@@ -5,7 +5,6 @@ the access log (with Claude Code's session id) and the SIGTERM drain."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 
 import aiohttp
@@ -14,10 +13,10 @@ import orjson
 import pytest
 
 from tests.support.constants import TEST_KEY
-from tests.support.local_http import free_port, wait_ready
+from tests.support.gateway_process import gateway_child
+from tests.support.local_http import free_port
 from tests.support.metrics_scrape import idle, wait_metrics
 from tests.support.polling import eventually
-from tests.support.interpreter import gateway_command
 
 SONNET = "claude-sonnet-4-5"
 HEADERS = {"x-api-key": TEST_KEY, "anthropic-version": "2023-06-01"}
@@ -144,15 +143,8 @@ async def read_messages_stream(session: aiohttp.ClientSession, url: str, content
 
 
 async def test_sigterm_drains_messages_streams(emulator):
-    port = free_port()
-    env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
-           "DRAIN_DELAY_SECONDS": "0.5", "SHUTDOWN_GRACE_SECONDS": "2", "ACCESS_LOG": "off"}
-    proc = await asyncio.create_subprocess_exec(
-        *gateway_command(), "--host", "127.0.0.1", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(f"{base}/ready")
+    async with gateway_child(DRAIN_DELAY_SECONDS="0.5", SHUTDOWN_GRACE_SECONDS="2") as (
+            proc, base):
         async with aiohttp.ClientSession() as session:
             url = f"{base}/v1/messages"
             short = asyncio.create_task(read_messages_stream(
@@ -169,7 +161,3 @@ async def test_sigterm_drains_messages_streams(emulator):
             assert (await short)[-1] == "message_stop"  # finished within the grace
             assert (await long)[-1] == "error"  # ended, said so, never a hang
         assert await asyncio.wait_for(proc.wait(), 15) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 
 import aiohttp
 
 from bedrock_gateway.emulator.script import reply_chunks
 from tests.support.constants import HAIKU, TEST_KEY
-from tests.support.local_http import free_port, wait_ready
+from tests.support.gateway_process import gateway_child
+from tests.support.local_http import free_port
 from tests.support.metrics_scrape import wait_metrics
-from tests.support.interpreter import gateway_command
 from tests.support.polling import eventually
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
@@ -121,19 +122,8 @@ async def test_close_right_after_completed_is_not_a_disconnect(make_gateway, emu
 
 
 async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
-    import os
-    import signal
-
-    port = free_port()
-    env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
-           "DRAIN_DELAY_SECONDS": "0.2", "SHUTDOWN_GRACE_SECONDS": "1", "ACCESS_LOG": "off",
-           "DEFAULT_MODEL": HAIKU}
-    proc = await asyncio.create_subprocess_exec(
-        *gateway_command(), "--host", "127.0.0.1", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(f"{base}/ready")
+    async with gateway_child(DRAIN_DELAY_SECONDS="0.2", SHUTDOWN_GRACE_SECONDS="1") as (
+            proc, base):
         async with aiohttp.ClientSession() as session:
             response = await session.post(f"{base}/v1/responses", headers=AUTH, json={
                 "model": HAIKU, "stream": True, "input": "x [[emu chunks=300 delay_ms=50]]"})
@@ -144,7 +134,3 @@ async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
         assert events[-1]["code"] == "server_shutdown"
         async with asyncio.timeout(15):
             assert await proc.wait() == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
