@@ -105,7 +105,7 @@ async def secrets_endpoint(monkeypatch):
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", url)
     yield store

@@ -212,7 +212,7 @@ def _refresher(script: Script, regions=("us-east-1",), **kw) -> tuple[CatalogRef
         if script.round >= len(script.rounds):
             raise asyncio.CancelledError  # end the test's run(), as a task cancel would
     refresher = CatalogRefresher(script, regions, interval_s=kw.pop("interval_s", 300.0),
-                                 build=_builder, sleep=sleep, clock=clock,
+                                 build=kw.pop("build", _builder), sleep=sleep, clock=clock,
                                  jitter=kw.pop("jitter", lambda: 1.0), **kw)
     return refresher, delays
 
@@ -235,9 +235,8 @@ async def test_first_load_sets_ready_and_publishes():
 async def test_failure_keeps_last_good_catalog():
     script = Script([{"us-east-1": _listing("m1")}, {"us-east-1": OSError("boom")},
                      {"us-east-1": _listing("m1", "m2")}])
-    refresher, _ = _refresher(script)
-    seen = []
-    refresher._on_update = seen.append
+    seen: list = []
+    refresher, _ = _refresher(script, on_update=seen.append)
     await refresher.refresh_once()
     good = refresher.current
     script.round = 1
@@ -323,8 +322,7 @@ async def test_run_survives_build_and_hook_errors():
     def bad_build(listings):
         raise KeyError("bug")
     script = Script([{"us-east-1": _listing("m1")}] * 2)
-    refresher, delays = _refresher(script)
-    refresher._build = bad_build
+    refresher, delays = _refresher(script, build=bad_build)
     with pytest.raises(asyncio.CancelledError):
         await refresher.run()
     assert delays == [1.0, 2.0] and refresher.current is None
