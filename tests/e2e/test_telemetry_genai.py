@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import secrets
 
-
-from bedrock_gateway.server.app_state import TELEMETRY
 from tests.support.constants import HAIKU
-from tests.support.otel_checks import otel_env, streamed_chat
-
-CHUNKS = 6
+from tests.support.otel_checks import CHUNKS, otel_env, streamed_chat
 
 
 async def test_streaming_metrics_and_genai_attributes_over_otlp(receiver, make_gateway):
@@ -21,7 +17,7 @@ async def test_streaming_metrics_and_genai_attributes_over_otlp(receiver, make_g
     async with gateway.client() as client:
         await client.chat.completions.create(
             model=HAIKU, messages=[{"role": "user", "content": "not streamed [[emu chunks=3]]"}])
-    await gateway.app[TELEMETRY].tracing.force_flush()
+    await gateway.flush_telemetry()
 
     [first] = await receiver.wait_for_metric("gen_ai.client.operation.time_to_first_chunk")
     [per_chunk] = await receiver.wait_for_metric("gen_ai.client.operation.time_per_output_chunk")
