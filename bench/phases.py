@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.clients import EmulatorControl, FloorClient, GatewayClient, Result
-from bench.load import closed_loop, median, summarize
+from bench.load import closed_loop, median, percentile, summarize
 from bench.plan import NO_PACING, Plan, prompt
 from bench.procs import API_KEY, Child, RssSampler, start_gateway, wait_ready
 
@@ -294,3 +294,37 @@ async def failover(bench: Bench) -> None:
     except Exception as exc:  # noqa: BLE001 - informational only
         out["emulator_stats"] = f"unavailable: {exc}"
     bench.results["failover"] = out
+
+
+async def messages_vs_chat_ttft(bench: Bench) -> None:
+    """Time-to-first-token overhead of the Messages API next to chat completions', measured in
+    the same rounds so drift between phases does not count: each round runs the Converse floor,
+    chat completions, the InvokeModelWithResponseStream floor and Messages (the order reversed
+    every other round) at concurrency 1; each API's overhead is its p50 minus its own floor's p50
+    over all rounds. The spread of the per-round chat overheads says what noise is."""
+    plan, floor, gateway = bench.plan, bench.floor, bench.gateway
+    calls = {"chat_floor": floor.converse_stream, "chat": gateway.chat_stream,
+             "messages_floor": floor.invoke_stream, "messages": gateway.messages_stream}
+    rounds = 4
+    per_round = max(10, plan.stream_c1 // 2)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    round_overheads: dict[str, list[float]] = {"chat": [], "messages": []}
+    errors = 0
+    for rnd in range(rounds):
+        order = list(calls) if rnd % 2 == 0 else list(reversed(list(calls)))
+        medians = {}
+        for name in order:
+            results, _ = await closed_loop(lambda i, c=calls[name]: c(prompt(i)), per_round, 1,
+                                           plan.phase_timeout)
+            ttfts = [r.ttft for r in results if r.ok and r.ttft is not None]
+            errors += sum(1 for r in results if not r.ok)
+            samples[name] += ttfts
+            medians[name] = percentile(ttfts, 50) * 1000 if ttfts else float("nan")
+        for api in round_overheads:
+            round_overheads[api].append(round(medians[api] - medians[f"{api}_floor"], 3))
+    p50 = {name: percentile(values, 50) * 1000 for name, values in samples.items() if values}
+    overhead = {api: round(p50[api] - p50[f"{api}_floor"], 3) for api in round_overheads}
+    bench.results["messages_vs_chat_ttft"] = {
+        "rounds": rounds, "per_round": per_round, "ttft_p50_ms": {k: round(v, 3)
+                                                                   for k, v in p50.items()},
+        "overhead_p50_ms": overhead, "round_overheads_ms": round_overheads, "errors": errors}

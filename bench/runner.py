@@ -86,6 +86,7 @@ async def run(out: Path, quick: bool, with_profile: bool, only: str | None = Non
             await _phase(bench, "messages_stream_c1", phases.messages_stream, 1, plan.stream_c1)
             await _phase(bench, "messages_stream_c50", phases.messages_stream, 50,
                          plan.stream_c50)
+            await _phase(bench, "messages_vs_chat_ttft", phases.messages_vs_chat_ttft)
             await _phase(bench, "translation", phases.translation)
             await _phase(bench, "micro", phases.micro)
             if with_profile:  # before the bursts below, which change the gateway's state
