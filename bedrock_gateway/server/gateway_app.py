@@ -29,7 +29,7 @@ from bedrock_gateway.bedrock.router import BedrockRouter
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
 from bedrock_gateway.server import app_state
 from bedrock_gateway.server.cors import Cors
-from bedrock_gateway.server.images import ImageFetcher
+from bedrock_gateway.server.image_fetch import ImageFetcher
 from bedrock_gateway.server.key_access import add_rate_headers
 from bedrock_gateway.server.keys_setup import key_service_ctx, redis_ctx
 from bedrock_gateway.server.lifecycle import Lifecycle

@@ -13,7 +13,7 @@ from bedrock_gateway.server import content_log
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import json_response, read_json_object
-from bedrock_gateway.server.images import ImageBatch
+from bedrock_gateway.server.image_fetch import ImageBatch
 from bedrock_gateway.server.app_state import (
     IMAGE_BUDGET,
     IMAGE_FETCHER,
