@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.clients import GatewayClient
+from bench.load_clients import GatewayClient
 from bench.load import closed_loop, median, percentile
 from bench.plan import NO_PACING, prompt
 from bench.procs import API_KEY, Child, free_port, start_gateway, wait_ready

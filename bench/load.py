@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bench.clients import Result
+from bench.load_clients import Result
 
 Call = Callable[[int], Awaitable[Result]]
 

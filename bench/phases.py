@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.clients import EmulatorControl, FloorClient, GatewayClient, Result
+from bench.load_clients import EmulatorControl, FloorClient, GatewayClient, Result
 from bench.load import closed_loop, median, percentile, summarize
 from bench.plan import NO_PACING, Plan, prompt
 from bench.procs import API_KEY, Child, RssSampler, start_gateway, wait_ready

@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 
 from bench import keys_cost, phases
-from bench.clients import EmulatorControl, FloorClient, GatewayClient
+from bench.load_clients import EmulatorControl, FloorClient, GatewayClient
 from bench.plan import DEFAULT, EMULATOR_CHUNKS, EMULATOR_DELAY_MS, QUICK
 from bench.procs import API_KEY, aws_env, start_emulator, start_gateway, wait_ready
 from bench.profiling import format_profile, profile
