@@ -157,7 +157,8 @@ async def scenario_bodies(url: str) -> dict:
     valid = orjson.dumps({"model": MODEL, "max_tokens": 5, "messages": [
         {"role": "user", "content": prose + " [[emu chunks=2]]"}]})
     small = b'{"model": "%s", "messages": [' % MODEL.encode() + b"{}," * 6_600_000 + b"{}]}"
-    result = {"valid_body_bytes": len(valid), "small_objects_body_bytes": len(small)}
+    result: dict[str, object] = {"valid_body_bytes": len(valid),
+                                 "small_objects_body_bytes": len(small)}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
         for name, data in (("valid_prose", valid), ("small_objects", small)):
             started = time.perf_counter()

@@ -7,8 +7,9 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.load_clients import Result
 
@@ -27,6 +28,14 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def median(values: Sequence[float]) -> float | None:
     return percentile(values, 50)
+
+
+def sample_percentile(values: Sequence[float], q: float) -> float:
+    """`percentile` of a sample known to be non-empty (ValueError when it is empty)."""
+    value = percentile(values, q)
+    if value is None:
+        raise ValueError("no values")
+    return value
 
 
 @dataclass
@@ -87,7 +96,7 @@ def summarize(results: list[Result], requested: int, concurrency: int, wall_s: f
         error_samples=dict(samples.most_common(5)))
 
 
-async def _run_workers(worker: Callable[[], Awaitable[None]], count: int,
+async def _run_workers(worker: Callable[[], Coroutine[Any, Any, None]], count: int,
                        limit_s: float) -> float:
     """`count` copies of `worker` at once; those still running after `limit_s` are cancelled.
     Returns the wall seconds."""

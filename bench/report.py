@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 Row = tuple[str, object, object, object, str, str]
 
@@ -23,7 +24,7 @@ def _met(ok: bool | None) -> str:
     return "-" if ok is None else ("yes" if ok else "no")
 
 
-def _get(data: dict, *path: str) -> object:
+def _get(data: dict, *path: str) -> Any:
     for key in path:
         if not isinstance(data, dict) or key not in data:
             return None

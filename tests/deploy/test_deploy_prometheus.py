@@ -270,7 +270,9 @@ def _error_codes() -> set[str]:
         if isinstance(value, type) and issubclass(value, errors.GatewayError) and value.code:
             codes.add(value.code)
     for code in errors.known_bedrock_codes():
-        codes.add(errors.from_bedrock_code(code, None).code)
+        code_name = errors.from_bedrock_code(code, None).code
+        assert code_name is not None, code
+        codes.add(code_name)
     return codes
 
 

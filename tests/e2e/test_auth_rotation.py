@@ -19,7 +19,7 @@ async def ask(gateway, key: str) -> str:
     async with AsyncOpenAI(base_url=gateway.base_url, api_key=key, max_retries=0) as client:
         response = await client.chat.completions.create(
             model=HAIKU, messages=[{"role": "user", "content": "hi [[emu chunks=2]]"}])
-        return response.choices[0].message.content
+        return response.choices[0].message.content or ""
 
 
 async def accepted(gateway, key: str) -> bool:

@@ -214,11 +214,12 @@ async def test_throttled_region_fails_over_for_embeddings(make_gateway, emulator
 
 def langchain_embeddings(gateway, model: str, **kwargs):
     from langchain_openai import OpenAIEmbeddings
+    from pydantic import SecretStr
 
     # check_embedding_ctx_length=False sends the texts as they are: with it on, LangChain first
     # tokenizes with tiktoken (or, with tiktoken_enabled=False, a HuggingFace tokenizer it
     # downloads) and sends token ids, which no Bedrock model takes.
-    return OpenAIEmbeddings(model=model, base_url=gateway.base_url, api_key=TEST_KEY,
+    return OpenAIEmbeddings(model=model, base_url=gateway.base_url, api_key=SecretStr(TEST_KEY),
                             check_embedding_ctx_length=False, max_retries=0, **kwargs)
 
 

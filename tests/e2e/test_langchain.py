@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from bedrock_gateway.emulator.script import reply_text
 from tests.support.constants import HAIKU, TEST_KEY
@@ -20,8 +20,8 @@ class Person(BaseModel):
 def chat_model(gateway, model: str = HAIKU, **kwargs):
     from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(model=model, base_url=gateway.base_url, api_key=TEST_KEY, max_retries=0,
-                      **kwargs)
+    return ChatOpenAI(model=model, base_url=gateway.base_url, api_key=SecretStr(TEST_KEY),
+                      max_retries=0, **kwargs)
 
 
 async def sent(emulator) -> list[dict]:

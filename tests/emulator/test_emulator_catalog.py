@@ -133,8 +133,11 @@ async def test_main_prints_its_url_and_serves(tmp_path: Path, aws_session):
         "--chunks", "3", "--catalog", str(catalog), stdout=asyncio.subprocess.PIPE,
         cwd=Path(__file__).parents[2])
     try:
+        assert process.stdout is not None
         line = (await asyncio.wait_for(process.stdout.readline(), 15)).decode()
-        url = re.search(r"emulator listening on (http://127\.0\.0\.1:\d+)", line).group(1)
+        found = re.search(r"emulator listening on (http://127\.0\.0\.1:\d+)", line)
+        assert found is not None, line
+        url = found.group(1)
         async with aws_session.create_client("bedrock-runtime", region_name="us-east-1",
                                       endpoint_url=url) as runtime:
             response = await runtime.converse(modelId=HAIKU, messages=user("a b"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -26,9 +26,18 @@ DEFAULT_WITHIN_S = 10.0
 DEFAULT_INTERVAL_S = 0.05
 
 
-async def eventually(check: Callable[[], Awaitable[T] | T], *,
-                     within: float = DEFAULT_WITHIN_S, interval: float = DEFAULT_INTERVAL_S,
-                     what: str | None = None) -> T:
+@overload
+async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float = ...,
+                     interval: float = ..., what: str | None = ...) -> T: ...
+
+
+@overload
+async def eventually(check: Callable[[], T | None], *, within: float = ...,
+                     interval: float = ..., what: str | None = ...) -> T: ...
+
+
+async def eventually(check: Callable[[], Any], *, within: float = DEFAULT_WITHIN_S,
+                     interval: float = DEFAULT_INTERVAL_S, what: str | None = None) -> Any:
     """Call `check` until it returns a truthy value (returned) or `within` seconds pass."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
@@ -41,7 +50,7 @@ async def eventually(check: Callable[[], Awaitable[T] | T], *,
         except AssertionError as exc:
             failure, outcome = exc, None
         if failure is None and outcome:
-            return outcome  # type: ignore[return-value]
+            return outcome
         if loop.time() >= deadline:
             label = what or getattr(check, "__name__", "condition")
             last = f"{failure}" if failure is not None else f"{outcome!r}"

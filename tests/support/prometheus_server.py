@@ -105,6 +105,7 @@ class PrometheusServer:
 
     async def _launch(self, root: Path, port: int) -> bool:
         """Start the binary on `port`; True once ready, False if it exited (port taken?)."""
+        assert self.binary is not None, "checked in start()"
         log = _open_log(root / "prometheus.log")
         try:
             self._process = await asyncio.create_subprocess_exec(

@@ -54,7 +54,7 @@ async def test_failover_trace_reaches_the_collector(receiver: OtlpReceiver) -> N
 
     spans = await receiver.wait_for_spans(3)
     await tracing.shutdown()
-    by_kind = {}
+    by_kind: dict[str, list[dict]] = {}
     for span in spans:
         by_kind.setdefault(span["kind"], []).append(span)
     (root,) = by_kind["SERVER"]
