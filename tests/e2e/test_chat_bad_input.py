@@ -5,6 +5,7 @@ them reaches Bedrock."""
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import aiohttp
 import pytest
@@ -201,7 +202,7 @@ CASES = [
 
 
 async def post(gateway, headers: dict | None = None,
-               **request: object) -> tuple[int, str, dict]:
+               **request: Any) -> tuple[int, str, dict]:
     headers = {"Authorization": f"Bearer {TEST_KEY}", **(headers or {})}
     async with aiohttp.ClientSession() as session, session.post(
             f"{gateway.base_url}/chat/completions", headers=headers, **request) as response:
