@@ -78,7 +78,7 @@ async def test_json_logs_summary_line_and_incumbent_warning(emulator):
     proc = spawn_gateway(env, "--host", "127.0.0.1", stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
     try:
-        await wait_ready(f"http://127.0.0.1:{port}/ready", timeout=30)
+        await wait_ready(f"http://127.0.0.1:{port}/ready", within=30)
     finally:
         proc.terminate()
         _, stderr = await asyncio.to_thread(proc.communicate, timeout=20)
