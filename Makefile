@@ -29,12 +29,11 @@ $(STAMP): requirements/lock.txt requirements/dev-lock.txt setup.cfg pyproject.to
 
 venv: $(STAMP) ## the virtualenv .venv from requirements/dev-lock.txt (hashed), package editable
 
-# Rebuilt on every call (a wheel of this checkout; pip's cache keeps it to seconds), so the
-# installed copy is never older than the code under test.
+# pip always rebuilds and reinstalls a local directory (a wheel of this checkout, seconds), so
+# the installed copy is never older than the code under test.
 installed: ## .venv-installed: `pip install .` on requirements/lock.txt in its own venv, then pip check
 	test -x $(INSTALLED)/bin/python || $(PYTHON) -m venv $(INSTALLED)
 	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt
-	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps .
 	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check .
 	$(INSTALLED)/bin/python -m pip check
 
