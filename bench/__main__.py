@@ -15,8 +15,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small counts (~90 s): smoke test")
     parser.add_argument("--profile", action="store_true",
                         help="sample the gateway with py-spy during a concurrency-50 run")
-    parser.add_argument("--only", choices=["keys"],
-                        help="run one phase only (keys: the cost of virtual-key enforcement)")
+    parser.add_argument("--only", choices=["keys", "micro"],
+                        help="run one phase only (keys: the cost of virtual-key enforcement; "
+                             "micro: per-call costs of the hot paths, in-process)")
     return parser.parse_args(argv)
 
 

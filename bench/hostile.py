@@ -157,7 +157,8 @@ async def scenario_bodies(url: str) -> dict:
     valid = orjson.dumps({"model": MODEL, "max_tokens": 5, "messages": [
         {"role": "user", "content": prose + " [[emu chunks=2]]"}]})
     small = b'{"model": "%s", "messages": [' % MODEL.encode() + b"{}," * 6_600_000 + b"{}]}"
-    result = {"valid_body_bytes": len(valid), "small_objects_body_bytes": len(small)}
+    result: dict[str, object] = {"valid_body_bytes": len(valid),
+                                 "small_objects_body_bytes": len(small)}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
         for name, data in (("valid_prose", valid), ("small_objects", small)):
             started = time.perf_counter()
@@ -209,7 +210,6 @@ async def scenario_slowloris(url: str, hold_s: float) -> dict:
 
 
 async def run(out: Path) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
     emulator, emulator_url = start_emulator(out, delay_ms=20, chunks=20)
     runner, images_url, hits = await image_server()
     results: dict = {"limits": "defaults, except KEEPALIVE_TIMEOUT_SECONDS=15 and "
@@ -261,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__)
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args(argv)
-    results = asyncio.run(run(Path(args.out)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run(out))
     print(table(results))
     print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
     return 0

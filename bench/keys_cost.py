@@ -18,11 +18,12 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from bench.clients import GatewayClient
-from bench.load import closed_loop, median, percentile
+from bench.load import closed_loop, sample_percentile
+from bench.load_clients import GatewayClient
 from bench.plan import NO_PACING, prompt
 from bench.procs import API_KEY, Child, free_port, start_gateway, wait_ready
 
@@ -83,6 +84,7 @@ async def limiter_micro(redis_url: str, n: int = 2000) -> dict:
             for _ in range(n):
                 started = time.perf_counter()
                 decision = await limiter.reserve(record, 1000, True)
+                assert decision.reservation is not None, decision
                 await limiter.settle(decision.reservation, Usage("m", 10, 20, 0))
                 walls.append(time.perf_counter() - started)
             cpu_us = (time.process_time() - cpu_started) / n * 1e6
@@ -91,14 +93,15 @@ async def limiter_micro(redis_url: str, n: int = 2000) -> dict:
                 for _ in range(count):
                     decision = await limiter.reserve(record, 1000, True)
                     await asyncio.sleep(0)
+                    assert decision.reservation is not None, decision
                     await limiter.settle(decision.reservation, Usage("m", 10, 20, 0))
 
             cpu_started = time.process_time()
             await asyncio.gather(*(worker(n // 50) for _ in range(50)))
             await limiter.flush()
             c50_cpu_us = (time.process_time() - cpu_started) / (n // 50 * 50) * 1e6
-            out[name] = {"wall_us_p50": round(percentile(walls, 50) * 1e6, 1),
-                         "wall_us_p99": round(percentile(walls, 99) * 1e6, 1),
+            out[name] = {"wall_us_p50": round(sample_percentile(walls, 50) * 1e6, 1),
+                         "wall_us_p99": round(sample_percentile(walls, 99) * 1e6, 1),
                          "cpu_us": round(cpu_us, 1), "c50_cpu_us": round(c50_cpu_us, 1)}
     finally:
         await client.aclose()
@@ -134,15 +137,15 @@ async def keys_cost(bench) -> None:
                 child, url = gateways[mode]
                 async with GatewayClient(url, keys[mode]) as client:
                     if rnd == 0:
-                        await closed_loop(lambda i, c=client: c.chat(prompt(i) + NO_PACING),
+                        await closed_loop(lambda i: client.chat(prompt(i) + NO_PACING),
                                           plan.warmup, 4, 30)
                     results, _ = await closed_loop(
-                        lambda i, c=client: c.chat(prompt(i) + NO_PACING), plan.nonstream, 1,
+                        lambda i: client.chat(prompt(i) + NO_PACING), plan.nonstream, 1,
                         plan.phase_timeout)
                     latencies[mode] += [r.latency for r in results if r.ok]
                     errors += sum(1 for r in results if not r.ok)
                     before = child.cpu_seconds()
-                    results, _ = await closed_loop(lambda i, c=client: c.chat_stream(prompt(i)),
+                    results, _ = await closed_loop(lambda i: client.chat_stream(prompt(i)),
                                                    plan.telemetry_requests, 50,
                                                    plan.phase_timeout)
                     cpu[mode].append((child.cpu_seconds() - before)
@@ -154,12 +157,12 @@ async def keys_cost(bench) -> None:
             child.stop()
         redis.stop()
     result: dict = {"errors": errors, "rounds": rounds, "modes": {}}
-    base = None
+    base: dict[str, Any] | None = None
     for mode in MODES:
-        p50 = percentile(latencies[mode], 50) * 1000
-        p99 = percentile(latencies[mode], 99) * 1000
-        cpu_1000 = median(cpu[mode])
-        entry = {"latency_ms": {"p50": round(p50, 3), "p99": round(p99, 3),
+        p50 = sample_percentile(latencies[mode], 50) * 1000
+        p99 = sample_percentile(latencies[mode], 99) * 1000
+        cpu_1000 = sample_percentile(cpu[mode], 50)
+        entry: dict[str, Any] = {"latency_ms": {"p50": round(p50, 3), "p99": round(p99, 3),
                                 "n": len(latencies[mode])},
                  "cpu_s_per_1000_streams": round(cpu_1000, 3), "cpu_runs": cpu[mode]}
         if base is None:

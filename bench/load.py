@@ -7,10 +7,11 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from bench.clients import Result
+from bench.load_clients import Result
 
 Call = Callable[[int], Awaitable[Result]]
 
@@ -27,6 +28,14 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def median(values: Sequence[float]) -> float | None:
     return percentile(values, 50)
+
+
+def sample_percentile(values: Sequence[float], q: float) -> float:
+    """`percentile` of a sample known to be non-empty (ValueError when it is empty)."""
+    value = percentile(values, q)
+    if value is None:
+        raise ValueError("no values")
+    return value
 
 
 @dataclass
@@ -60,7 +69,8 @@ class RunStats:
                 "chunks_per_s": round(self.chunks_per_s, 1), "latency_ms": self.latency_ms,
                 "ttft_ms": self.ttft_ms, "error_samples": self.error_samples,
                 "cpu_s": None if self.cpu_s is None else round(self.cpu_s, 3),
-                "cpu_s_per_1000": None if self.cpu_per_1000 is None else round(self.cpu_per_1000, 3)}
+                "cpu_s_per_1000": (None if self.cpu_per_1000 is None
+                                   else round(self.cpu_per_1000, 3))}
 
 
 def _pcts(values: list[float]) -> dict[str, float | None]:
@@ -86,6 +96,24 @@ def summarize(results: list[Result], requested: int, concurrency: int, wall_s: f
         error_samples=dict(samples.most_common(5)))
 
 
+async def _run_workers(worker: Callable[[], Coroutine[Any, Any, None]], count: int,
+                       limit_s: float) -> float:
+    """`count` copies of `worker` at once; those still running after `limit_s` are cancelled.
+    Returns the wall seconds."""
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(worker()) for _ in range(count)]
+    try:
+        async with asyncio.timeout(limit_s):
+            await asyncio.gather(*tasks)
+    except TimeoutError:
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return time.perf_counter() - started
+
+
 async def closed_loop(call: Call, total: int, concurrency: int,
                       phase_timeout: float) -> tuple[list[Result], float]:
     """`total` calls by `concurrency` workers; returns (results, wall seconds). Calls still running
@@ -97,18 +125,8 @@ async def closed_loop(call: Call, total: int, concurrency: int,
         for index in indexes:  # shared iterator: each index is taken once
             results.append(await call(index))
 
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, total))]
-    try:
-        async with asyncio.timeout(phase_timeout):
-            await asyncio.gather(*tasks)
-    except TimeoutError:
-        pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return results, time.perf_counter() - started
+    wall = await _run_workers(worker, min(concurrency, total), phase_timeout)
+    return results, wall
 
 
 async def timed_loop(call: Call, concurrency: int, duration_s: float,
@@ -124,15 +142,5 @@ async def timed_loop(call: Call, concurrency: int, duration_s: float,
                 return
             results.append(await call(index))
 
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
-    try:
-        async with asyncio.timeout(duration_s + 90):
-            await asyncio.gather(*tasks)
-    except TimeoutError:
-        pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return results, time.perf_counter() - started
+    wall = await _run_workers(worker, concurrency, duration_s + 90)
+    return results, wall

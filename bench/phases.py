@@ -4,12 +4,12 @@ failing one is recorded and the others still run."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.clients import EmulatorControl, FloorClient, GatewayClient, Result
-from bench.load import closed_loop, median, percentile, summarize
+from bench.load import Call, closed_loop, median, sample_percentile, summarize
+from bench.load_clients import EmulatorControl, FloorClient, GatewayClient, Result
 from bench.plan import NO_PACING, Plan, prompt
 from bench.procs import API_KEY, Child, RssSampler, start_gateway, wait_ready
 
@@ -31,11 +31,16 @@ class Bench:
     results: dict = field(default_factory=dict)
 
 
-async def measure(bench: Bench, call: Callable[[int], object], n: int, concurrency: int,
+def each_prompt(call: Callable[[str], Awaitable[Result]]) -> Call:
+    """`call` as a load-loop call: request i sends prompt(i)."""
+    return lambda i: call(prompt(i))
+
+
+async def measure(bench: Bench, call: Call, n: int, concurrency: int,
                   cpu_of: Child | None = None) -> dict:
     """One closed-loop run; with `cpu_of`, that process's CPU-seconds over the run."""
     emulator_cpu = bench.emulator.cpu_seconds()
-    cpu_before = cpu_of.cpu_seconds() if cpu_of else None
+    cpu_before = cpu_of.cpu_seconds() if cpu_of is not None else 0.0
     results, wall = await closed_loop(call, n, concurrency, bench.plan.phase_timeout)
     stats = summarize(results, n, concurrency, wall)
     if cpu_of is not None:
@@ -89,6 +94,13 @@ async def translation(bench: Bench) -> None:
     bench.results["translation"] = translation_cpu_per_stream()
 
 
+async def micro(bench: Bench) -> None:
+    """Per-call costs of three hot paths in-process (see bench/micro_costs.py)."""
+    from bench.micro_costs import micro_costs
+
+    bench.results["micro"] = micro_costs()
+
+
 async def stream_c1000(bench: Bench) -> None:
     n = bench.plan.stream_c1000
     child = bench.gateway_child
@@ -121,14 +133,15 @@ async def responses_vs_chat(bench: Bench) -> None:
     runs = []
     for order in (("chat", "responses"), ("responses", "chat")):
         for api in order:
-            data = await measure(bench, lambda i, call=calls[api]: call(prompt(i)),
+            data = await measure(bench, each_prompt(calls[api]),
                                  plan.stream_c50, 50, cpu_of=child)
             runs.append({"api": api, **data})
     ttft = {"floor": await measure(bench, lambda i: bench.floor.converse_stream(prompt(i)),
                                    plan.stream_c1, 1)}
     for api, call in calls.items():
-        ttft[api] = await measure(bench, lambda i, call=call: call(prompt(i)), plan.stream_c1, 1)
-    cpu = {api: median([r["cpu_s_per_1000"] for r in runs if r["api"] == api]) for api in calls}
+        ttft[api] = await measure(bench, each_prompt(call), plan.stream_c1, 1)
+    cpu = {api: sample_percentile([r["cpu_s_per_1000"] for r in runs if r["api"] == api], 50)
+           for api in calls}
     overhead = {api: round(ttft[api]["ttft_ms"]["p50"] - ttft["floor"]["ttft_ms"]["p50"], 3)
                 for api in calls}
     bench.results["responses_stream"] = {
@@ -199,7 +212,7 @@ async def telemetry_cost(bench: Bench) -> None:
                 # ABBA order: neither mode always runs first (warm caches, drifting load).
                 for mode in (("on", "off") if pair % 2 == 0 else ("off", "on")):
                     client, proc = targets[mode]
-                    data = await measure(bench, lambda i, c=client: c.chat_stream(prompt(i)),
+                    data = await measure(bench, each_prompt(client.chat_stream),
                                          bench.plan.telemetry_requests, 50, cpu_of=proc)
                     runs.append({"mode": mode, **data})
     finally:
@@ -307,15 +320,16 @@ async def messages_vs_chat_ttft(bench: Bench) -> None:
         order = list(calls) if rnd % 2 == 0 else list(reversed(list(calls)))
         medians = {}
         for name in order:
-            results, _ = await closed_loop(lambda i, c=calls[name]: c(prompt(i)), per_round, 1,
+            results, _ = await closed_loop(each_prompt(calls[name]), per_round, 1,
                                            plan.phase_timeout)
             ttfts = [r.ttft for r in results if r.ok and r.ttft is not None]
             errors += sum(1 for r in results if not r.ok)
             samples[name] += ttfts
-            medians[name] = percentile(ttfts, 50) * 1000 if ttfts else float("nan")
+            medians[name] = sample_percentile(ttfts, 50) * 1000 if ttfts else float("nan")
         for api in round_overheads:
             round_overheads[api].append(round(medians[api] - medians[f"{api}_floor"], 3))
-    p50 = {name: percentile(values, 50) * 1000 for name, values in samples.items() if values}
+    p50 = {name: sample_percentile(values, 50) * 1000 for name, values in samples.items()
+           if values}
     overhead = {api: round(p50[api] - p50[f"{api}_floor"], 3) for api in round_overheads}
     bench.results["messages_vs_chat_ttft"] = {
         "rounds": rounds, "per_round": per_round, "ttft_p50_ms": {k: round(v, 3)

@@ -103,7 +103,8 @@ class Child:
                 self.proc.wait(timeout=5)
 
 
-def start_emulator(out: Path, delay_ms: int, chunks: int, timeout: float = 30.0) -> tuple[Child, str]:
+def start_emulator(out: Path, delay_ms: int, chunks: int,
+                   timeout: float = 30.0) -> tuple[Child, str]:
     log_path = out / "emulator.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 Row = tuple[str, object, object, object, str, str]
 
@@ -23,7 +24,7 @@ def _met(ok: bool | None) -> str:
     return "-" if ok is None else ("yes" if ok else "no")
 
 
-def _get(data: dict, *path: str) -> object:
+def _get(data: dict, *path: str) -> Any:
     for key in path:
         if not isinstance(data, dict) or key not in data:
             return None
@@ -47,9 +48,11 @@ def build_rows(r: dict) -> list[Row]:
         for pct in ("p50", "p99"):
             pair(f"TTFT c={conc}", key, "ttft_ms", pct)
         if key in r:
-            bad = {side: (_get(r, key, side, "errors") or 0) + (_get(r, key, side, "incomplete") or 0)
+            bad = {side: ((_get(r, key, side, "errors") or 0)
+                          + (_get(r, key, side, "incomplete") or 0))
                    for side in ("floor", "gateway")}
-            rows.append((f"Errors + incomplete streams c={conc} (of {_get(r, key, 'gateway', 'requests')})",
+            requests = _get(r, key, "gateway", "requests")
+            rows.append((f"Errors + incomplete streams c={conc} (of {requests})",
                          bad["floor"], bad["gateway"], None, "0", _met(bad["gateway"] == 0)))
     if "stream_c500" in r:
         floor = _get(r, "stream_c500", "floor", "chunks_per_s")
@@ -74,7 +77,8 @@ def build_rows(r: dict) -> list[Row]:
         over = resp["ttft_overhead_p50_ms"]
         worse = over["responses"] - over["chat"]
         rows.append((("Responses API stream: TTFT overhead p50 c=1 over Bedrock (ms), chat vs "
-                      "responses"), over["chat"], over["responses"], worse, "within 20% (or 0.5 ms)",
+                      "responses"), over["chat"], over["responses"], worse,
+                     "within 20% (or 0.5 ms)",
                      _met(worse <= max(0.5, abs(over["chat"]) * 0.2))))
         rows.append(("Responses API stream: errors + incomplete", None, resp["errors"], None, "0",
                      _met(resp["errors"] == 0)))
@@ -104,10 +108,12 @@ def build_rows(r: dict) -> list[Row]:
             rows.append(("Telemetry's own CPU per streamed request, in-process (µs)", None,
                          tel["micro_us_per_request"], None if pct is None else f"{pct:.1f}%",
                          "< 5%", _met(None if pct is None else pct < 5)))
+    _micro_rows(r.get("micro"), rows)
     _keys_rows(r.get("keys"), rows)
     emb = r.get("embeddings")
     if emb:
-        rows.append((f"Embeddings {emb['texts']} texts wall, median of {len(emb['gateway_ms'])} (ms)",
+        reps = len(emb["gateway_ms"])
+        rows.append((f"Embeddings {emb['texts']} texts wall, median of {reps} (ms)",
                      emb["floor_median_ms"], emb["gateway_median_ms"],
                      _diff(emb["gateway_median_ms"], emb["floor_median_ms"]), "",
                      "-" if not emb["error_count"] else f"no ({emb['error_count']} errors)"))
@@ -129,7 +135,8 @@ def _messages_rows(r: dict, rows: list[Row], pair: Callable[..., None]) -> None:
             continue
         for pct in ("p50", "p99"):
             pair(f"Messages TTFT c={conc}", key, "ttft_ms", pct)
-        bad = (_get(r, key, "gateway", "errors") or 0) + (_get(r, key, "gateway", "incomplete") or 0)
+        bad = ((_get(r, key, "gateway", "errors") or 0)
+               + (_get(r, key, "gateway", "incomplete") or 0))
         rows.append((f"Messages errors + incomplete streams c={conc}", None, bad, None, "0",
                      _met(bad == 0)))
     paired = r.get("messages_vs_chat_ttft")
@@ -169,6 +176,20 @@ def _messages_rows(r: dict, rows: list[Row], pair: Callable[..., None]) -> None:
         rows.append(("Messages CPU-s per 1,000 streams c=50 (floor = chat completions')",
                      chat_cpu, messages_cpu, f"{(ratio - 1) * 100:+.0f}%", "<= +20%",
                      _met(ratio <= 1.2)))
+
+
+def _micro_rows(micro: dict | None, rows: list[Row]) -> None:
+    """Hot paths per call, in-process (the unit suite checks their behaviour, not their speed)."""
+    if not micro:
+        return
+    target = micro["text_event_target_us"]
+    rows.append(("Chat translator: one text delta, in-process (µs per event)", None,
+                 micro["text_event_us"], None, f"< {target:g}",
+                 _met(micro["text_event_us"] < target)))
+    rows.append(("Inter-chunk metrics: one ChunkTimer tick, in-process (ns)", None,
+                 micro["chunk_tick_ns"], None, "", "-"))
+    rows.append(("Tracing disabled: server span + usage per request, in-process (ns)", None,
+                 micro["disabled_span_ns"], None, "", "-"))
 
 
 def _keys_rows(keys: dict | None, rows: list[Row]) -> None:

@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 
 from bench import keys_cost, phases
-from bench.clients import EmulatorControl, FloorClient, GatewayClient
+from bench.load_clients import EmulatorControl, FloorClient, GatewayClient
 from bench.plan import DEFAULT, EMULATOR_CHUNKS, EMULATOR_DELAY_MS, QUICK
 from bench.procs import API_KEY, aws_env, start_emulator, start_gateway, wait_ready
 from bench.profiling import format_profile, profile
@@ -52,7 +52,6 @@ async def _phase(bench: phases.Bench, name: str, coro_fn, *args) -> None:
 
 async def run(out: Path, quick: bool, with_profile: bool, only: str | None = None) -> dict:
     plan = QUICK if quick else DEFAULT
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results: dict = {"environment": environment(), "quick": quick, "plan": plan.as_dict(),
                      "emulator": {"delay_ms": EMULATOR_DELAY_MS, "chunks": EMULATOR_CHUNKS}}
@@ -76,6 +75,9 @@ async def run(out: Path, quick: bool, with_profile: bool, only: str | None = Non
             if only == "keys":
                 await _phase(bench, "keys", keys_cost.keys_cost)
                 return results
+            if only == "micro":
+                await _phase(bench, "micro", phases.micro)
+                return results
             await _phase(bench, "warmup", phases.warmup)
             await _phase(bench, "nonstream_c1", phases.nonstream_c1)
             await _phase(bench, "stream_c1", phases.stream, 1, plan.stream_c1)
@@ -86,6 +88,7 @@ async def run(out: Path, quick: bool, with_profile: bool, only: str | None = Non
                          plan.stream_c50)
             await _phase(bench, "messages_vs_chat_ttft", phases.messages_vs_chat_ttft)
             await _phase(bench, "translation", phases.translation)
+            await _phase(bench, "micro", phases.micro)
             if with_profile:  # before the bursts below, which change the gateway's state
                 await _phase(bench, "profile", profile)
             await _phase(bench, "stream_c500", phases.stream, 500, plan.stream_c500)
@@ -107,7 +110,9 @@ async def run(out: Path, quick: bool, with_profile: bool, only: str | None = Non
 
 
 def main(out: str, quick: bool, with_profile: bool, only: str | None = None) -> int:
-    results = asyncio.run(run(Path(out), quick, with_profile, only))
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run(out_dir, quick, with_profile, only))
     extra = (lambda r: format_profile(r["profile"])) if "profile" in results else None
     print(table(results, extra))
     errors = results.get("phase_errors")

@@ -31,7 +31,8 @@ def print_report(result: dict) -> None:
     options = result["options"]
     print(f"\n## Fault soak: {options['concurrency']} concurrent, {result['load_seconds']:.0f} s,"
           f" {options['regions']} region(s), seed {options['seed']}, idle timeout "
-          f"{options['idle_timeout_s']:g} s (hung = no byte for {2 * options['idle_timeout_s']:g} s)"
+          f"{options['idle_timeout_s']:g} s "
+          f"(hung = no byte for {2 * options['idle_timeout_s']:g} s)"
           "\n")
     print("| kind | " + " | ".join(CLASSES) + " | p50 s | p99 s |")
     print("|---|" + "---:|" * (len(CLASSES) + 2))

@@ -2,65 +2,28 @@
 
 The gateway under test is the real aiohttp app with the real aiobotocore/botocore stack; it reaches
 the emulator through the standard AWS_ENDPOINT_URL_* variables, exactly as in `make demo`.
+Fixtures only: what tests import lives in tests/support (constants, the emulator admin client,
+the in-process gateway, the `eventually()` poller).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from openai import AsyncOpenAI
 
-from bedrock_gateway.server.gateway_app import create_app
-from bedrock_gateway.server.app_state import CATALOG
-from bedrock_gateway.server.protocol import GatewayRunner, runner_options
-from bedrock_gateway.settings import Settings
-
-TEST_KEY = "sk-test-0123456789"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
-
-
-class EmulatorControl:
-    """The emulator's control API (`/_emulator/...`), for scripting faults and reading stats."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    async def _call(self, method: str, path: str, json: object = None) -> dict:
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, f"{self.base_url}/_emulator/{path}",
-                                       json=json) as response:
-                response.raise_for_status()
-                return await response.json(content_type=None) or {}
-
-    async def reset(self) -> None:
-        await self._call("POST", "reset")
-
-    async def stats(self) -> dict:
-        return await self._call("GET", "stats")
-
-    async def add_fault(self, **rule: object) -> dict:
-        return await self._call("POST", "faults", rule)
-
-    async def clear_faults(self) -> None:
-        await self._call("DELETE", "faults")
-
-    async def wait_open_streams(self, expected: int, timeout: float = 2.0) -> int:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            open_streams = (await self.stats())["open_streams"]
-            if open_streams == expected or loop.time() >= deadline:
-                return open_streams
-            await asyncio.sleep(0.02)
+from tests.support.constants import HAIKU, TEST_KEY  # noqa: F401 - tests/install imports them here
+from tests.support.emulator_admin import EmulatorAdmin
+from tests.support.inprocess_gateway import Gateway, gateway_settings, start_gateway_app
+from tests.support.local_http import serve_images
+from tests.support.otlp_receiver import OtlpReceiver
 
 
 @pytest.fixture(scope="session")
@@ -114,64 +77,26 @@ _AWS_ENV = ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_BEDROCK", "AWS
 
 
 @pytest.fixture
-async def emulator(emulator_url: str) -> AsyncIterator[EmulatorControl]:
-    control = EmulatorControl(emulator_url)
+async def emulator(emulator_url: str) -> AsyncIterator[EmulatorAdmin]:
+    control = EmulatorAdmin(emulator_url)
     await control.reset()
     yield control
     await control.clear_faults()
 
 
-@dataclass
-class Gateway:
-    app: web.Application
-    runner: web.AppRunner
-    port: int
-    settings: Settings
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return self.root + self.settings.api_route_prefix
-
-    def client(self, **kwargs: object) -> AsyncOpenAI:
-        options = {"max_retries": 0, "timeout": 30.0, **kwargs}
-        return AsyncOpenAI(base_url=self.base_url, api_key=TEST_KEY, **options)
-
-
-def gateway_settings(**overrides: object) -> Settings:
-    base: dict[str, object] = {
-        "api_keys": (TEST_KEY,),
-        "aws_region": "us-east-1",
-        "metrics_port": 0,
-        "access_log": False,
-        "drain_delay_seconds": 0.0,
-        "default_model": HAIKU,
-    }
-    base.update(overrides)
-    return Settings.from_env({}, **base)
+GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture
-async def make_gateway(emulator: EmulatorControl):
+async def make_gateway(emulator: EmulatorAdmin) -> AsyncIterator[GatewayFactory]:
+    """`await make_gateway(environ=None, **settings_overrides)`: a gateway on a free port,
+    stopped at the end of the test."""
     runners: list[web.AppRunner] = []
 
-    async def make(environ: dict | None = None, **overrides: object) -> Gateway:
-        settings = gateway_settings(**overrides)
-        app = create_app(settings, environ=environ or {})
-        # The same runner options as `python -m bedrock_gateway` (a deep accept backlog and
-        # handler cancellation on disconnect), on an ephemeral port.
-        runner = GatewayRunner(app, **runner_options(settings))
-        await runner.setup()
-        runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        async with asyncio.timeout(10):
-            await app[CATALOG].ready.wait()
-        return Gateway(app, runner, port, settings)
+    async def make(environ: dict[str, str] | None = None, **overrides: Any) -> Gateway:
+        gateway = await start_gateway_app(gateway_settings(**overrides), environ)
+        runners.append(gateway.runner)
+        return gateway
 
     yield make
     for runner in runners:
@@ -179,7 +104,7 @@ async def make_gateway(emulator: EmulatorControl):
 
 
 @pytest.fixture
-async def gateway(make_gateway) -> Gateway:
+async def gateway(make_gateway: GatewayFactory) -> Gateway:
     return await make_gateway()
 
 
@@ -187,3 +112,19 @@ async def gateway(make_gateway) -> Gateway:
 async def client(gateway: Gateway) -> AsyncIterator[AsyncOpenAI]:
     async with gateway.client() as openai_client:
         yield openai_client
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[OtlpReceiver]:
+    """A real OTLP/HTTP receiver. Requested before `make_gateway`, it outlives the gateway: the
+    gateway's shutdown flush (spans and GenAI metrics) then reaches it instead of retrying
+    against a closed port."""
+    async with OtlpReceiver() as otlp:
+        yield otlp
+
+
+@pytest.fixture
+async def image_server() -> AsyncIterator[str]:
+    """A loopback server with /cat.png, /page.html and /to?url= (redirects)."""
+    async with serve_images() as url:
+        yield url

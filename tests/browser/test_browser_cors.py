@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from bedrock_gateway.emulator.script import reply_text
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 PAGE = """<!doctype html>
 <html><body><pre id="result">pending</pre>
@@ -85,7 +85,7 @@ async def serve_page(gateway_url: str) -> tuple[web.AppRunner, str]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     return runner, f"http://127.0.0.1:{port}/"
 
 

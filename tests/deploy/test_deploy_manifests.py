@@ -369,7 +369,7 @@ def test_keda_overlay_replaces_the_hpa():
     _validate_builtin(probe)
     triggers = {t["type"]: t for t in scaled["spec"]["triggers"]}
     assert set(triggers) == {"prometheus", "cpu"}
-    assert PROMETHEUS_TRIGGER_REQUIRED <= set(triggers["prometheus"]["metadata"])
+    assert set(triggers["prometheus"]["metadata"]) >= PROMETHEUS_TRIGGER_REQUIRED
     cpu_target = next(m["resource"]["target"]["averageUtilization"]
                       for m in hpa["spec"]["metrics"] if m["type"] == "Resource")
     assert triggers["cpu"]["metadata"]["value"] == str(cpu_target)

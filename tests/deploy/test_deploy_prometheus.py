@@ -97,7 +97,8 @@ def _slug(heading: str) -> str:
 
 
 def runbook_base() -> str:
-    match = re.search(r"^RUNBOOK_BASE_URL \?= (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    match = re.search(r"^RUNBOOK_BASE_URL \?= (\S+)$", (ROOT / "Makefile").read_text(),
+                      re.MULTILINE)
     assert match, "RUNBOOK_BASE_URL is set once, in the Makefile"
     base = match.group(1)
     assert re.fullmatch(r"https://\S+/docs/deploy\.md", base), base
@@ -269,7 +270,9 @@ def _error_codes() -> set[str]:
         if isinstance(value, type) and issubclass(value, errors.GatewayError) and value.code:
             codes.add(value.code)
     for code in errors.known_bedrock_codes():
-        codes.add(errors.from_bedrock_code(code, None).code)
+        code_name = errors.from_bedrock_code(code, None).code
+        assert code_name is not None, code
+        codes.add(code_name)
     return codes
 
 

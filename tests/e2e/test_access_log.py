@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from bedrock_gateway.telemetry.access_log import FIELDS
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 # Words that appear in the prompt and, echoed by the emulator, in the completion.
 PROMPT = "zebra quokka narwhal"
@@ -102,7 +102,8 @@ async def test_failing_requests_carry_their_error_code(make_gateway, capsys):
         stream = await client.chat.completions.create(
             model=HAIKU, stream=True, extra_headers={"X-Request-Id": "r-mid"},
             messages=[{"role": "user", "content":
-                       f"{PROMPT} [[emu chunks=10 stream_error=throttlingException error_after=3]]"}])
+                       f"{PROMPT} [[emu chunks=10 stream_error=throttlingException "
+                       "error_after=3]]"}])
         with pytest.raises(openai.APIError):
             async for _ in stream:
                 pass

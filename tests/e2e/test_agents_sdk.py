@@ -8,7 +8,7 @@ import secrets
 
 from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
 
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
 
 
 async def test_agent_with_one_function_tool_reaches_a_final_answer(client, emulator):

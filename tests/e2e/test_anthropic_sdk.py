@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
-import zlib
 
 import aiohttp
 import anthropic
 import pytest
-from aiohttp import web
 
 from bedrock_gateway.emulator.script import count_tokens, reply_text
-from tests.conftest import TEST_KEY
+from tests.support.constants import TEST_KEY
+from tests.support.local_http import png_bytes
 
 SONNET = "claude-sonnet-4-5"  # Anthropic's name; the catalog holds Bedrock's
 SONNET_PROFILE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -42,14 +40,6 @@ async def invocations(emulator, operation: str | None = None) -> list[dict]:
     return [r for r in recent if r["model"] is not None
             and (operation is None or r["operation"] == operation)]
 
-
-def png_bytes() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
 
 
 async def test_create_claude_natively(claude, emulator):
@@ -105,7 +95,8 @@ async def test_converse_path_non_stream(claude, emulator):
         model=NOVA, max_tokens=50, stop_sequences=["zzz"],
         extra_body={"temperature": 0.5, "top_p": 0.9},
         system=[{"type": "text", "text": "Be brief."}],
-        messages=[{"role": "user", "content": [{"type": "text", "text": f"{PROMPT} [[emu chunks=3]]"}]}])
+        messages=[{"role": "user",
+                   "content": [{"type": "text", "text": f"{PROMPT} [[emu chunks=3]]"}]}])
     assert message.model == NOVA and message.id.startswith("msg_")
     assert message.content[0].text == reply_text(PROMPT, 3)
     assert message.usage.cache_read_input_tokens == 0
@@ -219,20 +210,6 @@ async def test_count_tokens_through_bedrock_and_estimated(claude, emulator):
     assert estimated.headers["x-bedrock-gateway-token-count"] == "estimate"
     assert (await estimated.parse()).input_tokens == 100
 
-
-@pytest.fixture
-async def image_server():
-    async def png(request):
-        return web.Response(body=png_bytes(), content_type="image/png")
-
-    app = web.Application()
-    app.router.add_get("/cat.png", png)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    await runner.cleanup()
 
 
 @pytest.mark.parametrize("model", [SONNET, NOVA])

@@ -3,7 +3,6 @@ start without a key source."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 
@@ -11,25 +10,16 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
 from tests.support.interpreter import gateway_command
+from tests.support.polling import eventually
 
 
 async def ask(gateway, key: str) -> str:
     async with AsyncOpenAI(base_url=gateway.base_url, api_key=key, max_retries=0) as client:
         response = await client.chat.completions.create(
             model=HAIKU, messages=[{"role": "user", "content": "hi [[emu chunks=2]]"}])
-        return response.choices[0].message.content
-
-
-async def wait_until(predicate, timeout: float = 5.0) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return False
+        return response.choices[0].message.content or ""
 
 
 async def accepted(gateway, key: str) -> bool:
@@ -49,14 +39,14 @@ async def test_key_file_rotation_without_restart(make_gateway, tmp_path):
 
     # Overlap: both keys valid while clients move over.
     key_file.write_text("sk-old-key-0123456789\nsk-new-key-0123456789\n")
-    assert await wait_until(lambda: accepted(gateway, "sk-new-key-0123456789"))
+    await eventually(lambda: accepted(gateway, "sk-new-key-0123456789"))
     assert await accepted(gateway, "sk-old-key-0123456789")
 
     # The old key is retired, the way Kubernetes swaps a Secret's symlink.
     replacement = tmp_path / "api_key.next"
     replacement.write_text('{"api_key": "sk-new-key-0123456789"}')
     os.replace(replacement, key_file)
-    assert await wait_until(lambda: _not(accepted(gateway, "sk-old-key-0123456789")))
+    await eventually(lambda: _not(accepted(gateway, "sk-old-key-0123456789")))
     assert await accepted(gateway, "sk-new-key-0123456789")
 
 
@@ -74,9 +64,12 @@ async def test_several_static_keys_are_valid(make_gateway):
 @pytest.mark.parametrize("env, message", [
     ({}, "No API key source is configured"),
     ({"API_KEY": "key-0123456789abcdef", "PORT": "eighty"}, "PORT: expected a number"),
-    ({"API_KEY": "key-0123456789abcdef", "ENABLE_PROMPT_CACHING": "maybe"}, "ENABLE_PROMPT_CACHING"),
-    ({"API_KEY": "key-0123456789abcdef", "MAX_CONCURRENT_REQUESTS": "0"}, "MAX_CONCURRENT_REQUESTS must be at least 1"),
-    ({"API_KEY": "key-0123456789abcdef", "API_ROUTE_PREFIX": "api"}, "API_ROUTE_PREFIX must start with '/'"),
+    ({"API_KEY": "key-0123456789abcdef", "ENABLE_PROMPT_CACHING": "maybe"},
+     "ENABLE_PROMPT_CACHING"),
+    ({"API_KEY": "key-0123456789abcdef", "MAX_CONCURRENT_REQUESTS": "0"},
+     "MAX_CONCURRENT_REQUESTS must be at least 1"),
+    ({"API_KEY": "key-0123456789abcdef", "API_ROUTE_PREFIX": "api"},
+     "API_ROUTE_PREFIX must start with '/'"),
     ({"API_KEY": "short"}, "API_KEY: a key is shorter than 16 characters"),
 ])
 def test_refuses_to_start_with_a_clear_message(env, message):
@@ -112,7 +105,7 @@ async def secrets_endpoint(monkeypatch):
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", url)
     yield store
@@ -128,7 +121,7 @@ async def test_secrets_manager_key_rotates_without_restart(make_gateway, secrets
                                  api_key_refresh_seconds=0.2)
     assert await accepted(gateway, "sk-from-secret-1")
     secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-from-secret-2"}'
-    assert await wait_until(lambda: accepted(gateway, "sk-from-secret-2"))
+    await eventually(lambda: accepted(gateway, "sk-from-secret-2"))
     assert not await accepted(gateway, "sk-from-secret-1")
     assert secrets_endpoint.calls.count("secretsmanager.GetSecretValue") >= 2
 
@@ -136,7 +129,8 @@ async def test_secrets_manager_key_rotates_without_restart(make_gateway, secrets
 async def test_ssm_parameter_keys(make_gateway, secrets_endpoint):
     secrets_endpoint.parameters["/gateway/api-keys"] = "sk-ssm-a-0123456789,sk-ssm-b-0123456789"
     gateway = await make_gateway(api_keys=(), api_key_param_name="/gateway/api-keys")
-    assert await accepted(gateway, "sk-ssm-a-0123456789") and await accepted(gateway, "sk-ssm-b-0123456789")
+    assert await accepted(gateway, "sk-ssm-a-0123456789")
+    assert await accepted(gateway, "sk-ssm-b-0123456789")
     assert not await accepted(gateway, "sk-other-0123456789")
 
 
@@ -144,8 +138,11 @@ async def test_a_failing_secret_source_keeps_the_last_keys(make_gateway, secrets
     secrets_endpoint.secrets[SECRET_ARN] = '{"api_key": "sk-kept-0123456789"}'
     gateway = await make_gateway(api_keys=(), api_key_secret_arn=SECRET_ARN,
                                  api_key_refresh_seconds=0.2)
+    calls = secrets_endpoint.calls.count("secretsmanager.GetSecretValue")
     del secrets_endpoint.secrets[SECRET_ARN]  # the refresh now fails
-    await asyncio.sleep(0.6)
+    # Two failed refreshes later (polled, not slept for), the last keys still hold.
+    await eventually(lambda: secrets_endpoint.calls.count("secretsmanager.GetSecretValue")
+                     >= calls + 2, what="two failed refreshes")
     assert await accepted(gateway, "sk-kept-0123456789")
 
 
@@ -159,9 +156,8 @@ async def test_a_malformed_secret_is_a_failed_refresh_that_keeps_the_last_keys(
                                  api_key_refresh_seconds=0.1)
     calls = secrets_endpoint.calls.count("secretsmanager.GetSecretValue")
     secrets_endpoint.secrets[SECRET_ARN] = broken
-    async with asyncio.timeout(10):
-        while secrets_endpoint.calls.count("secretsmanager.GetSecretValue") < calls + 2:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: secrets_endpoint.calls.count("secretsmanager.GetSecretValue")
+                     >= calls + 2, what="two failed refreshes")
     assert await accepted(gateway, "sk-kept-0123456789")
     for fragment in ("None", "null", "tiny", "sk-typo-0123456789", "sk-ok-0123456789", "7"):
         assert not await accepted(gateway, fragment)

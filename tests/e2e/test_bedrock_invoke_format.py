@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, EventStreamError
 
 from bedrock_gateway.emulator.script import reply_text
-from tests.conftest import TEST_KEY
+from tests.support.constants import TEST_KEY
 
 SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100,

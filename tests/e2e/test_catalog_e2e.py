@@ -4,7 +4,6 @@ the last good catalog."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -14,7 +13,10 @@ import pytest
 from aiohttp import web
 
 from bedrock_gateway.server.gateway_app import create_app
-from tests.conftest import HAIKU, TEST_KEY, gateway_settings
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.inprocess_gateway import gateway_settings
+from tests.support.local_http import wait_ready
+from tests.support.polling import eventually
 
 PROFILE_ONLY = "anthropic.claude-3-7-sonnet-20250219-v1:0"
 MISTRAL = "mistral.mistral-large-2407-v1:0"  # us-west-2 only
@@ -22,7 +24,8 @@ NOVA_LITE = "amazon.nova-lite-v1:0"
 APP_PROFILE = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123xyz"
 PROFILE_PREFIXES = ("us.", "eu.", "global.", "arn:")
 
-# What the emulator's us-east-1 and eu-west-1 listings make callable (see emulator/emulated_models.py):
+# What the emulator's us-east-1 and eu-west-1 listings make callable
+# (see emulator/emulated_models.py):
 # ON_DEMAND text and embedding models (not the image model, not the bare ids of models that are
 # INFERENCE_PROFILE only), each region's system profiles, and the application profile.
 US_EAST_1_AND_EU_WEST_1 = {
@@ -252,7 +255,7 @@ async def unready_gateway(**overrides: object) -> AsyncIterator[str]:
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
 
@@ -264,7 +267,6 @@ async def test_failing_control_plane_delays_readiness_without_crashing(emulator)
                              error="AccessDeniedException", times=6)
     interval = 0.5  # the backoff after a failed round is capped by the refresh interval
     headers = {"Authorization": f"Bearer {TEST_KEY}"}
-    ready: list[int] = []
     async with unready_gateway(bedrock_regions=("us-east-1", "us-west-2"),
                                model_refresh_seconds=interval) as root, \
             aiohttp.ClientSession(headers=headers) as session:
@@ -281,13 +283,12 @@ async def test_failing_control_plane_delays_readiness_without_crashing(emulator)
             assert_openai_error(await response.json(), "catalog_not_ready")
         async with session.get(f"{root}/api/v1/models") as response:
             assert response.status == 503
-        for _ in range(100):
+
+        async def now_ready() -> bool:
             async with session.get(f"{root}/ready") as response:
-                ready.append(response.status)
-                if response.status == 200:
-                    break
-            await asyncio.sleep(0.05)
-        assert ready[-1] == 200
+                return response.status == 200
+
+        await eventually(now_ready, what="ready once the catalog is loaded")
         stats = await emulator.stats()
         async with session.post(f"{root}/api/v1/chat/completions",
                                 json={"model": MISTRAL,
@@ -308,21 +309,16 @@ async def test_a_region_down_at_start_joins_the_catalog_when_it_recovers(emulato
     async with unready_gateway(bedrock_regions=("us-east-1", "us-west-2"),
                                model_refresh_seconds=0.3) as root, \
             aiohttp.ClientSession(headers=headers) as session:
-        async with asyncio.timeout(5):
-            while True:
-                async with session.get(f"{root}/ready") as response:
-                    if response.status == 200:
-                        break
-                await asyncio.sleep(0.02)
+        await wait_ready(f"{root}/ready")
         async with session.get(f"{root}/api/v1/models") as response:
             first = {m["id"] for m in (await response.json())["data"]}
         assert HAIKU in first and MISTRAL not in first
-        async with asyncio.timeout(5):
-            while True:
-                async with session.get(f"{root}/api/v1/models") as response:
-                    if MISTRAL in {m["id"] for m in (await response.json())["data"]}:
-                        break
-                await asyncio.sleep(0.05)
+
+        async def mistral_listed() -> bool:
+            async with session.get(f"{root}/api/v1/models") as response:
+                return MISTRAL in {m["id"] for m in (await response.json())["data"]}
+
+        await eventually(mistral_listed, what="us-west-2's models joined the catalog")
         await emulator.reset()
         async with session.post(f"{root}/api/v1/chat/completions",
                                 json={"model": MISTRAL,
@@ -332,10 +328,11 @@ async def test_a_region_down_at_start_joins_the_catalog_when_it_recovers(emulato
 
 
 async def wait_for_calls(emulator, region: str, operation: str, count: int) -> None:
-    async with asyncio.timeout(10):
-        while sum(1 for r in (await emulator.stats())["recent"]
-                  if r["operation"] == operation and r["region"] == region) < count:
-            await asyncio.sleep(0.05)
+    async def made() -> bool:
+        return sum(1 for r in (await emulator.stats())["recent"]
+                   if r["operation"] == operation and r["region"] == region) >= count
+
+    await eventually(made, what=f"{count} {operation} calls in {region}")
 
 
 async def test_a_failed_refresh_keeps_the_last_good_catalog(make_gateway, emulator):

@@ -5,12 +5,13 @@ them reaches Bedrock."""
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import aiohttp
 import pytest
 
 from bedrock_gateway.conversation.images import IMAGE_MAX_BYTES
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BMP = base64.b64encode(b"BM" + b"\0" * 64).decode()
@@ -201,7 +202,7 @@ CASES = [
 
 
 async def post(gateway, headers: dict | None = None,
-               **request: object) -> tuple[int, str, dict]:
+               **request: Any) -> tuple[int, str, dict]:
     headers = {"Authorization": f"Bearer {TEST_KEY}", **(headers or {})}
     async with aiohttp.ClientSession() as session, session.post(
             f"{gateway.base_url}/chat/completions", headers=headers, **request) as response:

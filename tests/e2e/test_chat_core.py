@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bedrock_gateway.emulator.script import reply_chunks
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
 
 PROMPT = "Tell me about the sea"
 

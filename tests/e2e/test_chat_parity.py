@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
-import zlib
 
 import jsonschema
 import openai
 import pytest
-from aiohttp import web
 
 from bedrock_gateway.emulator.script import (
     count_tokens,
@@ -25,7 +22,8 @@ from bedrock_gateway.emulator.script import (
     reply_text,
 )
 from bedrock_gateway.protocols.openai_chat.chat_tools import JSON_OBJECT_INSTRUCTION
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
+from tests.support.local_http import png_bytes
 
 REASONING_MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"  # thinking + cache points
 NATIVE_JSON_MODEL = "openai.gpt-oss-120b-1:0"  # outputConfig json_schema
@@ -36,16 +34,6 @@ TIME_TOOL = {"type": "function", "function": {
     "name": "get_time", "parameters": {"type": "object", "properties": {
         "zone": {"type": "string"}}, "required": ["zone"]}}}
 
-
-def png_bytes() -> bytes:
-    """A real 1x1 PNG."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
-            + chunk(b"IEND", b""))
 
 
 def user(text: str, *parts: dict) -> dict:
@@ -284,29 +272,6 @@ async def test_image_by_data_url(client, emulator):
     assert shape(request) == [("user", ["text", "image"])]
 
 
-@pytest.fixture
-async def image_server():
-    """A real HTTP server on 127.0.0.1 serving a PNG, an HTML page and redirects."""
-    async def png(request):
-        return web.Response(body=png_bytes(), content_type="image/png")
-
-    async def html(request):
-        return web.Response(text="<html></html>", content_type="text/html")
-
-    async def redirect(request):  # /to?url=... : a 302 to any address
-        raise web.HTTPFound(request.query["url"])
-
-    app = web.Application()
-    app.router.add_get("/cat.png", png)
-    app.router.add_get("/page.html", html)
-    app.router.add_get("/to", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    await runner.cleanup()
-
 
 async def test_image_by_http_url_allowed_by_the_operator(make_gateway, emulator, image_server):
     gateway = await make_gateway(image_fetch_allowlist=("127.0.0.1/32",))
@@ -381,7 +346,8 @@ async def test_image_to_a_text_only_model_is_a_400(client, emulator):
     data = base64.b64encode(png_bytes()).decode()
     with pytest.raises(openai.BadRequestError) as info:
         await client.chat.completions.create(model="meta.llama3-1-8b-instruct-v1:0", messages=[
-            user("x", {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}})])
+            user("x", {"type": "image_url",
+                       "image_url": {"url": f"data:image/png;base64,{data}"}})])
     assert info.value.body["param"] == "messages[0].content[1]"
     assert await sent(emulator) == []
 

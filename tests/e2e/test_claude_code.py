@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_KEY
+from tests.support.constants import TEST_KEY
 
 CLAUDE = Path(__file__).parents[2] / ".tools" / "npm" / "node_modules" / ".bin" / "claude"
 TIMEOUT_S = 90

@@ -14,8 +14,9 @@ import yaml
 import bedrock_gateway
 from bedrock_gateway.settings import setting_names
 from bedrock_gateway.settings_table import SETTINGS_TABLE
-from tests.conftest import HAIKU, TEST_KEY
-from tests.e2e.test_graceful_shutdown import free_port, wait_ready
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.local_http import free_port, wait_ready
+from tests.support.gateway_process import spawn_gateway
 from tests.support.interpreter import gateway_command
 
 
@@ -74,11 +75,10 @@ async def test_json_logs_summary_line_and_incumbent_warning(emulator):
     env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
            "DRAIN_DELAY_SECONDS": "0", "ACCESS_LOG": "off", "DEFAULT_MODEL": HAIKU,
            "LOG_FORMAT": "json", "TITLE": "My gateway"}
-    proc = subprocess.Popen([*gateway_command(), "--host", "127.0.0.1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = spawn_gateway(env, "--host", "127.0.0.1", stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
     try:
-        await wait_ready(f"http://127.0.0.1:{port}/ready", timeout=30)
+        await wait_ready(f"http://127.0.0.1:{port}/ready", within=30)
     finally:
         proc.terminate()
         _, stderr = await asyncio.to_thread(proc.communicate, timeout=20)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 ROOT = Path(__file__).parents[2]
 CODEX = ROOT / ".tools" / "npm" / "node_modules" / ".bin" / "codex"

@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from bedrock_gateway.emulator.script import embedding_vector
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 TITAN_V1 = "amazon.titan-embed-text-v1"
 TITAN_V2 = "amazon.titan-embed-text-v2:0"
@@ -29,7 +29,8 @@ ENCODINGS = ["base64", "float"]
 
 def close(actual, expected: list[float]) -> bool:
     return len(actual) == len(expected) and all(
-        math.isclose(a, e, rel_tol=1e-5, abs_tol=1e-6) for a, e in zip(actual, expected))
+        math.isclose(a, e, rel_tol=1e-5, abs_tol=1e-6)
+        for a, e in zip(actual, expected, strict=True))
 
 
 def cohere(text: str) -> list[float]:
@@ -64,7 +65,7 @@ async def test_cohere_batches_of_96_in_input_order(client, emulator, encoding):
     result = await client.embeddings.create(model=COHERE_EN, input=texts,
                                             **encoding_kwargs(encoding))
     assert [d.index for d in result.data] == list(range(250))
-    for text, item in zip(texts, result.data):
+    for text, item in zip(texts, result.data, strict=True):
         assert close(item.embedding, cohere(text)), text
     calls = invokes(await emulator.stats())
     assert len(calls) == 3  # 96 + 96 + 58
@@ -78,7 +79,8 @@ async def test_cohere_batches_keep_order_when_texts_repeat_across_batches(client
     # Identical texts land in different batches; each position still gets its own text's vector.
     texts = [f"t{i % 7}" for i in range(200)]
     result = await client.embeddings.create(model=COHERE_EN, input=texts)
-    assert all(close(item.embedding, cohere(text)) for text, item in zip(texts, result.data))
+    assert all(close(item.embedding, cohere(text))
+               for text, item in zip(texts, result.data, strict=True))
 
 
 @pytest.mark.parametrize("model", [COHERE_EN, COHERE_ML])
@@ -95,8 +97,8 @@ async def test_cohere_single_string_and_list_with_input_type_and_truncate(
     many = await client.embeddings.create(
         model=model, input=["erste", "zweite Zeile"], **encoding_kwargs(encoding),
         extra_body={"input_type": "search_document", "truncate": "start"})
-    assert [close(d.embedding, cohere(t)) for d, t in zip(many.data, ["erste", "zweite Zeile"])
-            ] == [True, True]
+    assert [close(d.embedding, cohere(t))
+            for d, t in zip(many.data, ["erste", "zweite Zeile"], strict=True)] == [True, True]
     assert many.usage.prompt_tokens == 3
 
 
@@ -117,7 +119,7 @@ async def test_titan_v1_one_call_per_text_order_kept(client, emulator, encoding)
                                             **encoding_kwargs(encoding))
     assert len(invokes(await emulator.stats())) == 20
     assert [d.index for d in result.data] == list(range(20))
-    for text, item in zip(texts, result.data):
+    for text, item in zip(texts, result.data, strict=True):
         assert len(item.embedding) == 1536
         assert close(item.embedding, embedding_vector(text, 1536, False)), text
     assert result.usage.prompt_tokens == words(texts) == 60
@@ -140,7 +142,7 @@ async def test_titan_v2_without_dimensions_is_1024_and_a_list_keeps_order(client
     result = await client.embeddings.create(model=TITAN_V2, input=texts)
     assert [len(d.embedding) for d in result.data] == [1024] * 3
     assert all(close(d.embedding, embedding_vector(t, 1024, True))
-               for d, t in zip(result.data, texts))
+               for d, t in zip(result.data, texts, strict=True))
     assert result.usage.prompt_tokens == 6
     assert len(invokes(await emulator.stats())) == 3
 
@@ -192,8 +194,8 @@ async def test_built_in_default_embedding_model_when_none_is_named(gateway, emul
                                             "encoding_format": "float"})
     assert status == 200
     assert body["model"] == COHERE_ML
-    assert [close(d["embedding"], cohere(t)) for d, t in zip(body["data"], ["zwei Wörter", "x"])
-            ] == [True, True]
+    assert [close(d["embedding"], cohere(t))
+            for d, t in zip(body["data"], ["zwei Wörter", "x"], strict=True)] == [True, True]
     assert body["usage"]["prompt_tokens"] == 3
     assert [c["model"] for c in invokes(await emulator.stats())] == [COHERE_ML]
 
@@ -203,7 +205,8 @@ async def test_throttled_region_fails_over_for_embeddings(make_gateway, emulator
     await emulator.add_fault(region="us-east-1", operation="invoke", error="ThrottlingException")
     async with gateway.client() as client:
         result = await client.embeddings.create(model=COHERE_EN, input=["a", "b"])
-    assert [close(d.embedding, cohere(t)) for d, t in zip(result.data, "ab")] == [True, True]
+    assert [close(d.embedding, cohere(t))
+            for d, t in zip(result.data, "ab", strict=True)] == [True, True]
     assert [c["region"] for c in invokes(await emulator.stats())] == ["us-east-1", "us-west-2"]
 
 
@@ -211,11 +214,12 @@ async def test_throttled_region_fails_over_for_embeddings(make_gateway, emulator
 
 def langchain_embeddings(gateway, model: str, **kwargs):
     from langchain_openai import OpenAIEmbeddings
+    from pydantic import SecretStr
 
     # check_embedding_ctx_length=False sends the texts as they are: with it on, LangChain first
     # tokenizes with tiktoken (or, with tiktoken_enabled=False, a HuggingFace tokenizer it
     # downloads) and sends token ids, which no Bedrock model takes.
-    return OpenAIEmbeddings(model=model, base_url=gateway.base_url, api_key=TEST_KEY,
+    return OpenAIEmbeddings(model=model, base_url=gateway.base_url, api_key=SecretStr(TEST_KEY),
                             check_embedding_ctx_length=False, max_retries=0, **kwargs)
 
 
@@ -236,6 +240,7 @@ async def test_langchain_openai_embeddings_sync_with_chunks_and_dimensions(gatew
     documents = await asyncio.to_thread(embeddings.embed_documents, texts)
     query = await asyncio.to_thread(embeddings.embed_query, "what is it")
     assert [len(d) for d in documents] == [256, 256, 256]
-    assert all(close(d, embedding_vector(t, 256, True)) for d, t in zip(documents, texts))
+    assert all(close(d, embedding_vector(t, 256, True))
+               for d, t in zip(documents, texts, strict=True))
     assert close(query, embedding_vector("what is it", 256, True))
     assert len(invokes(await emulator.stats())) == 4  # Titan: one call per text

@@ -7,35 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import time
 
 import aiohttp
 import orjson
 
-from tests.conftest import HAIKU, TEST_KEY
-from tests.support.interpreter import gateway_command
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def wait_ready(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never became ready")
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.gateway_process import spawn_gateway
+from tests.support.local_http import free_port, wait_ready
+from tests.support.polling import eventually
 
 
 async def read_stream(session: aiohttp.ClientSession, url: str, content: str) -> list[str]:
@@ -52,8 +33,8 @@ async def test_sigterm_drains_streams_and_exits_zero(emulator):
     env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
            "DRAIN_DELAY_SECONDS": "1", "SHUTDOWN_GRACE_SECONDS": "2", "ACCESS_LOG": "off",
            "DEFAULT_MODEL": HAIKU}
-    proc = subprocess.Popen([*gateway_command(), "--host", "127.0.0.1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = spawn_gateway(env, "--host", "127.0.0.1", stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(f"{base}/ready")
@@ -63,12 +44,19 @@ async def test_sigterm_drains_streams_and_exits_zero(emulator):
                 session, url, f"s{i} [[emu chunks=10 delay_ms=100]]")) for i in range(3)]
             long = [asyncio.create_task(read_stream(
                 session, url, f"l{i} [[emu chunks=200 delay_ms=100]]")) for i in range(3)]
-            await asyncio.sleep(0.5)
+
+            async def all_streaming() -> bool:  # all six reached Bedrock
+                return (await emulator.stats())["by"].get("us-east-1 converse-stream", 0) >= 6
+
+            await eventually(all_streaming)
             sent_at = time.monotonic()
             proc.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.2)
-            async with session.get(f"{base}/ready") as response:
-                assert response.status == 503  # out of the load balancer at once
+
+            async def unready() -> bool:
+                async with session.get(f"{base}/ready") as response:
+                    return response.status == 503  # out of the load balancer at once
+
+            await eventually(unready, what="/ready 503 after SIGTERM")
             # Still served during the deregistration delay.
             late = await read_stream(session, url, "late [[emu chunks=3]]")
             assert late[-1] == "[DONE]"

@@ -9,8 +9,12 @@ import json
 
 import pytest
 
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.local_http import free_port
+from tests.support.metrics_scrape import wait_metrics
+from tests.support.polling import eventually
 from tests.support.raw_http import (
+    RawResponse,
     assert_openai_error,
     closed_within,
     exchange,
@@ -178,12 +182,15 @@ async def test_trickled_body_gets_a_408(make_gateway):
 
 async def test_admission_comes_before_the_body_is_read(make_gateway):
     """At the request cap, a 20 MB upload is refused from its head: its body is never read."""
-    gateway = await make_gateway(max_concurrent_requests=1, request_body_timeout_seconds=30)
+    metrics_port = free_port()
+    gateway = await make_gateway(max_concurrent_requests=1, request_body_timeout_seconds=30,
+                                 metrics_port=metrics_port)
     holder_reader, holder = await asyncio.open_connection("127.0.0.1", gateway.port)
     try:  # admitted, then waits for a body that is not coming
         holder.write(request("POST", CHAT, {**AUTH, "Content-Length": "100"}))
         await holder.drain()
-        await asyncio.sleep(0.3)
+        await wait_metrics(metrics_port,
+                           lambda m: m.value("bedrock_gateway_inflight_requests") == 1)
         reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
         writer.write(request("POST", CHAT, {**AUTH, "Content-Type": "application/json",
                                             "Content-Length": str(20 << 20)}))
@@ -204,24 +211,27 @@ async def test_body_budget_refuses_what_the_process_cannot_hold(make_gateway):
     try:  # declares a full-size body and sends part of it: the budget is taken
         holder.write(request("POST", CHAT, {**AUTH, "Content-Length": str(limit)}) + b"[" * 10)
         await holder.drain()
-        await asyncio.sleep(0.3)
-        response = await exchange(gateway.port, request(
-            "POST", CHAT, {**AUTH, "Content-Type": "application/json"},
-            chat_body("x" * 1000)))
+
+        async def refused() -> RawResponse | None:
+            # Served (200) only while the holder's head is still on its way in.
+            response = await exchange(gateway.port, request(
+                "POST", CHAT, {**AUTH, "Content-Type": "application/json"},
+                chat_body("x" * 1000)))
+            return response if response.status != 200 else None
+
+        response = await eventually(refused, what="a request refused for the body budget")
         error = assert_openai_error(response, 429, "memory_budget")
         assert "REQUEST_BODY_BUDGET_BYTES" in error["message"]
     finally:
         holder.close()
+
     async def served() -> bool:
         response = await exchange(gateway.port, request(
             "POST", CHAT, {**AUTH, "Content-Type": "application/json"}, chat_body()))
         return response.status == 200
-    for _ in range(100):  # the holder's budget comes back when its connection is gone
-        if await served():
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the budget was not given back")
+
+    # The holder's budget comes back when its connection is gone.
+    await eventually(served, what="the budget given back")
 
 
 @pytest.mark.parametrize("body", [

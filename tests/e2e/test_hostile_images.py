@@ -11,7 +11,8 @@ import openai
 import pytest
 from aiohttp import web
 
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
+from tests.support.polling import eventually
 
 TEXT_ONLY = "meta.llama3-1-8b-instruct-v1:0"
 PNG = base64.b64decode(
@@ -62,16 +63,14 @@ class ImageHost:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
 
     async def _slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(60)
         return web.Response(body=PNG, content_type="image/png")
 
-    async def wait_idle(self, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while self.active:
-                await asyncio.sleep(0.02)
+    async def wait_idle(self) -> None:
+        await eventually(lambda: self.active == 0, what="no image request in flight")
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -185,9 +184,7 @@ async def test_process_image_budget_refuses_with_429(allowed, host):
     async with gateway.client() as client:
         holder = asyncio.create_task(client.chat.completions.create(
             model=HAIKU, messages=image_message(f"{host.url}/slow/0.png")))
-        async with asyncio.timeout(10):
-            while host.active == 0:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: host.active > 0, what="the slow image requested")
         with pytest.raises(openai.RateLimitError) as info:
             await client.chat.completions.create(model=HAIKU, messages=image_message(
                 f"{host.url}/img/1.png"))
@@ -197,15 +194,17 @@ async def test_process_image_budget_refuses_with_429(allowed, host):
         with pytest.raises(asyncio.CancelledError):
             await holder
         await host.wait_idle()
-        for _ in range(100):  # the budget is given back when the request ends
+
+        async def served() -> bool:
             try:
                 await client.chat.completions.create(model=HAIKU, messages=image_message(
                     f"{host.url}/img/1.png"))
-                break
             except openai.RateLimitError:
-                await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the image budget was not given back")
+                return False
+            return True
+
+        # The budget is given back when the request ends.
+        await eventually(served, what="the image budget given back")
 
 
 @pytest.mark.parametrize("form", ["2130706433", "127.1", "0177.0.0.1", "0x7f.1", "0x7f000001",

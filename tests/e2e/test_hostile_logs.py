@@ -13,18 +13,15 @@ import subprocess
 
 import pytest
 
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
 from tests.support.raw_http import exchange, request
+from tests.support.gateway_process import spawn_gateway
 from tests.support.interpreter import gateway_command
+from tests.support.local_http import free_port
+from tests.support.polling import eventually
 
 KEY = "sk-hostile-log-7f3a9c2e5b1d"
 CHAT = "/api/v1/chat/completions"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _battery() -> list[bytes]:
@@ -57,45 +54,40 @@ def _battery() -> list[bytes]:
 
 
 async def test_no_key_and_no_traceback_in_any_log_line(emulator_url, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "API_KEY": KEY, "PORT": str(port), "HOST": "127.0.0.1",
            "METRICS_PORT": "0", "LOG_LEVEL": "DEBUG", "DEBUG": "true", "ACCESS_LOG": "true",
            "DRAIN_DELAY_SECONDS": "0", "SHUTDOWN_GRACE_SECONDS": "1", "DEFAULT_MODEL": HAIKU,
            "REQUEST_HEAD_TIMEOUT_SECONDS": "1", "PYTHONUNBUFFERED": "1"}
     out, err = tmp_path / "stdout", tmp_path / "stderr"
-    with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen(gateway_command(), env=env,
-                                stdout=stdout, stderr=stderr)
-        try:
-            for _ in range(300):
-                if b"listening on" in err.read_bytes():
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError(err.read_bytes().decode(errors="replace"))
-            for _ in range(300):  # the catalog is loaded
-                if (await exchange(port, request("GET", "/ready"))).status == 200:
-                    break
-                await asyncio.sleep(0.05)
-            statuses = []
-            for data in _battery():
-                response = await exchange(port, data)
-                statuses.append(response.status)
-            # A trickled head with the key, cut by the head timeout.
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /health HTTP/1.1\r\nAuthorization: Bearer " + KEY.encode())
-            assert (await reader.read()).startswith(b"HTTP/1.1 408")
-            writer.close()
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            await asyncio.to_thread(proc.wait, 20)
+    proc = spawn_gateway(env, stdout_path=out, stderr_path=err)
+    try:
+        await eventually(lambda: b"listening on" in err.read_bytes(), within=15,
+                         what="the gateway listening")
+
+        async def catalog_loaded() -> bool:
+            return (await exchange(port, request("GET", "/ready"))).status == 200
+
+        await eventually(catalog_loaded, within=15)
+        statuses = []
+        for data in _battery():
+            response = await exchange(port, data)
+            statuses.append(response.status)
+        # A trickled head with the key, cut by the head timeout.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /health HTTP/1.1\r\nAuthorization: Bearer " + KEY.encode())
+        assert (await reader.read()).startswith(b"HTTP/1.1 408")
+        writer.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.wait, 20)
     assert proc.returncode == 0
     assert all(s < 500 for s in statuses), str(statuses)
     assert 200 in statuses and statuses.count(401) >= 1, str(statuses)
     logs = out.read_bytes() + err.read_bytes()
     assert logs.count(b'"request_id"') >= 2  # the access log was on and written
     assert b"malformed request" in logs  # parser errors were logged, as one line each
-    lines_with_key = [l for l in logs.splitlines() if KEY[-12:].encode() in l]
+    lines_with_key = [line for line in logs.splitlines() if KEY[-12:].encode() in line]
     assert not lines_with_key, lines_with_key
     for form in (KEY, KEY[3:], KEY[-12:]):
         assert form.encode() not in logs, form

@@ -15,8 +15,10 @@ import openai
 import orjson
 import pytest
 
-from tests.conftest import HAIKU, TEST_KEY
-from tests.e2e.test_telemetry_tracing import access_lines, otel_env, receiver  # noqa: F401
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.local_http import free_port
+from tests.support.otel_checks import access_lines, otel_env
+from tests.support.polling import eventually
 from tests.support.raw_http import request
 
 CHAT = "/api/v1/chat/completions"
@@ -36,12 +38,6 @@ async def test_access_denied_text_is_not_passed_to_clients(client, emulator, cap
     assert "AccessDeniedException: You don't have access" in caplog.text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def _metric(port: int, name: str) -> str:
     async with aiohttp.ClientSession() as session, \
             session.get(f"http://127.0.0.1:{port}/metrics") as response:
@@ -51,7 +47,7 @@ async def _metric(port: int, name: str) -> str:
 
 async def test_a_client_that_stops_reading_is_a_client_condition(make_gateway, emulator,
                                                                  capsys):
-    metrics_port = _free_port()
+    metrics_port = free_port()
     gateway = await make_gateway(stream_idle_timeout=1.0, access_log=True,
                                  metrics_port=metrics_port)
     word = "w" * 4000  # each chunk ~4 kB: a few thousand fill every buffer on the way
@@ -66,23 +62,21 @@ async def test_a_client_that_stops_reading_is_a_client_condition(make_gateway, e
         "Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json",
         "X-Request-Id": "stalled-reader"}, body))
     try:  # never read: the gateway's writes block, then it gives up on this client
-        async with asyncio.timeout(30):
-            while True:
-                lines = [r for r in access_lines(capsys.readouterr().out)
-                         if r["request_id"] == "stalled-reader"]
-                if lines:
-                    break
-                await asyncio.sleep(0.1)
+        def logged() -> list[dict]:
+            return [r for r in access_lines(capsys.readouterr().out)
+                    if r["request_id"] == "stalled-reader"]
+
+        lines = await eventually(logged, within=30, interval=0.1, what="the stalled request")
     finally:
         sock.close()
     (line,) = lines
     assert line["status"] == 499 and line["error_code"] == "client_stalled"
-    assert await emulator.wait_open_streams(0, timeout=5.0) == 0  # Bedrock's side was closed
+    await emulator.wait_open_streams(0)  # Bedrock's side was closed
     errors = await _metric(metrics_port, "bedrock_gateway_bedrock_errors_total")
     assert "client_stalled" not in errors and "stream_idle_timeout" not in errors
 
 
-async def test_span_names_are_route_templates(receiver, make_gateway, emulator):  # noqa: F811
+async def test_span_names_are_route_templates(receiver, make_gateway, emulator):
     gateway = await make_gateway(environ=otel_env(receiver))
     headers = {"Authorization": f"Bearer {TEST_KEY}"}
     async with aiohttp.ClientSession() as session:
@@ -95,29 +89,29 @@ async def test_span_names_are_route_templates(receiver, make_gateway, emulator):
     assert names == ["GET /v1/models/{model_id}", "GET /v1/models/{model_id}", "GET unmatched"]
 
 
-async def _one_span(gateway, receiver, traceparent: str) -> list[dict]:  # noqa: F811
+async def _one_span(gateway, receiver, traceparent: str) -> list[dict]:
     async with aiohttp.ClientSession() as session, session.get(
             gateway.root + "/health", headers={"traceparent": traceparent}) as response:
         assert response.status == 200
-    await asyncio.sleep(0.5)  # the batch processor exports within 50 ms
+    await gateway.flush_telemetry()  # the span ended before the response was sent
     return [s for s in receiver.spans if s["name"] == "GET /health"]
 
 
-async def test_an_unsampled_traceparent_does_not_hide_a_request(receiver, make_gateway):  # noqa: F811
+async def test_an_unsampled_traceparent_does_not_hide_a_request(receiver, make_gateway):
     gateway = await make_gateway(environ=otel_env(receiver))
     trace_id = secrets.token_hex(16)
     (span,) = await _one_span(gateway, receiver, f"00-{trace_id}-{secrets.token_hex(8)}-00")
     assert span["trace_id"] == trace_id  # the caller's trace is continued, and recorded
 
 
-async def test_parent_based_sampling_only_when_configured(receiver, make_gateway):  # noqa: F811
+async def test_parent_based_sampling_only_when_configured(receiver, make_gateway):
     gateway = await make_gateway(environ=otel_env(
         receiver, OTEL_TRACES_SAMPLER="parentbased_always_on"))
     assert await _one_span(gateway, receiver,
                            f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00") == []
 
 
-async def test_a_ratio_sampler_is_not_steered_by_the_callers_trace_id(receiver, make_gateway):  # noqa: F811
+async def test_a_ratio_sampler_is_not_steered_by_the_callers_trace_id(receiver, make_gateway):
     gateway = await make_gateway(environ=otel_env(
         receiver, OTEL_TRACES_SAMPLER="traceidratio", OTEL_TRACES_SAMPLER_ARG="1.0"))
     caller_trace, caller_span = "0" * 31 + "1", secrets.token_hex(8)  # always "sampled"

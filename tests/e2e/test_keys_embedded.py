@@ -11,7 +11,7 @@ import os
 import yaml
 
 from bedrock_gateway.keys.model import mint, parse_spec
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 from tests.support.interpreter import gateway_python
 from tests.support.keys_admin import (
     ADMIN_KEY,
@@ -21,6 +21,7 @@ from tests.support.keys_admin import (
     usage,
     wait_usage,
 )
+from tests.support.polling import eventually
 
 
 async def test_admin_api_authz_and_validation(make_gateway):
@@ -177,18 +178,18 @@ async def test_concurrent_stream_limit(make_gateway, emulator):
     key = created["key"]
     held = asyncio.create_task(chat(gateway.root, key, "x [[emu chunks=3 stall_after=1 "
                                     "stall_s=2]]", model=HAIKU, stream=True))
-    assert await emulator.wait_open_streams(1, timeout=10) == 1
+    await emulator.wait_open_streams(1)
     refused = await chat(gateway.root, key, model=HAIKU, stream=True)
     assert refused.status == 429
     assert refused.body["error"]["code"] == "concurrent_streams_exceeded"
     # Non-streamed requests are not streams.
     assert (await chat(gateway.root, key, model=HAIKU)).status == 200
     assert (await held).status == 200
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while (await chat(gateway.root, key, model=HAIKU, stream=True)).status != 200:
-        assert loop.time() < deadline, "the stream slot was not released"
-        await asyncio.sleep(0.02)
+
+    async def slot_free() -> bool:
+        return (await chat(gateway.root, key, model=HAIKU, stream=True)).status == 200
+
+    await eventually(slot_free, what="the stream slot released")
 
 
 async def test_embeddings_enforced(make_gateway):
@@ -213,11 +214,10 @@ async def test_keys_file_reloaded_on_change(make_gateway, tmp_path):
     keys_file.write_text(yaml.safe_dump({"keys": [record.stored()]}))
 
     async def status_becomes(expected: int) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while (status := (await chat(gateway.root, secret, model=HAIKU)).status) != expected:
-            assert loop.time() < deadline, status
-            await asyncio.sleep(0.05)
+        async def reached() -> bool:
+            return (await chat(gateway.root, secret, model=HAIKU)).status == expected
+
+        await eventually(reached, what=f"status {expected} for the file's key")
 
     await status_becomes(200)
     stored = record.stored()

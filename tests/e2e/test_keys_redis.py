@@ -9,11 +9,12 @@ import asyncio
 
 import pytest
 
-from tests.conftest import HAIKU
-from tests.e2e.test_graceful_shutdown import wait_ready
+from tests.support.constants import HAIKU, TEST_KEY
 from tests.support.gateway_process import GatewayProcess, start_gateway
 from tests.support.keys_admin import ADMIN_KEY, call, chat, create_key, wait_usage
-from tests.support.redis_server import free_port, redis_server
+from tests.support.local_http import free_port, wait_ready
+from tests.support.polling import eventually
+from tests.support.redis_server import redis_server
 
 
 @pytest.fixture
@@ -75,16 +76,16 @@ async def test_concurrent_stream_limit_across_processes(pair, emulator):
     held = asyncio.create_task(chat(a.root, created["key"],
                                     "x [[emu chunks=3 stall_after=1 stall_s=2]]",
                                     model=HAIKU, stream=True))
-    assert await emulator.wait_open_streams(1, timeout=10) == 1
+    await emulator.wait_open_streams(1)
     refused = await chat(b.root, created["key"], model=HAIKU, stream=True)
     assert refused.status == 429
     assert refused.body["error"]["code"] == "concurrent_streams_exceeded"
     assert (await held).status == 200
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while (await chat(b.root, created["key"], model=HAIKU, stream=True)).status != 200:
-        assert loop.time() < deadline, "the stream slot was not released"
-        await asyncio.sleep(0.05)
+
+    async def slot_free() -> bool:
+        return (await chat(b.root, created["key"], model=HAIKU, stream=True)).status == 200
+
+    await eventually(slot_free, what="the stream slot released")
 
 
 async def test_revocation_seen_by_both_processes(pair, emulator):
@@ -101,14 +102,6 @@ async def test_revocation_seen_by_both_processes(pair, emulator):
         assert reply.status == 401 and reply.body["error"]["code"] == "invalid_api_key"
     listed = (await call("GET", f"{b.root}/admin/v1/keys", ADMIN_KEY)).body["data"]
     assert [k["revoked"] for k in listed if k["id"] == created["id"]] == [True]
-
-
-async def _poll(check, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.1)
 
 
 async def test_redis_outage_fail_open_and_closed_and_recovery(emulator_url, emulator, tmp_path):
@@ -140,7 +133,6 @@ async def test_redis_outage_fail_open_and_closed_and_recovery(emulator_url, emul
             assert await opened.metric("bedrock_gateway_limiter_fail_open_total") >= 1
             assert await closed.metric("bedrock_gateway_redis_errors_total") >= 1
             # Static keys never depend on Redis.
-            from tests.conftest import TEST_KEY
             assert (await chat(closed.root, TEST_KEY, model=HAIKU)).status == 200
         except BaseException:
             await opened.stop()
@@ -153,8 +145,8 @@ async def test_redis_outage_fail_open_and_closed_and_recovery(emulator_url, emul
                 return (await chat(gw.root, key, model=HAIKU)).status == 200 and \
                     await gw.metric("bedrock_gateway_redis_up") == 1
 
-            await _poll(lambda: recovered(closed))
-            await _poll(lambda: recovered(opened))
+            await eventually(lambda: recovered(closed), within=15, what="fail-closed recovered")
+            await eventually(lambda: recovered(opened), within=15, what="fail-open recovered")
         finally:
             await opened.stop()
             await closed.stop()

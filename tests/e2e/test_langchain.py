@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from bedrock_gateway.emulator.script import reply_text
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 NATIVE_JSON_MODEL = "openai.gpt-oss-120b-1:0"
 
@@ -20,8 +20,8 @@ class Person(BaseModel):
 def chat_model(gateway, model: str = HAIKU, **kwargs):
     from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(model=model, base_url=gateway.base_url, api_key=TEST_KEY, max_retries=0,
-                      **kwargs)
+    return ChatOpenAI(model=model, base_url=gateway.base_url, api_key=SecretStr(TEST_KEY),
+                      max_retries=0, **kwargs)
 
 
 async def sent(emulator) -> list[dict]:
@@ -152,7 +152,8 @@ async def test_parallel_tool_calls_streamed_then_answered(gateway, emulator):
 
     llm = chat_model(gateway).bind_tools([get_weather])
     messages = [HumanMessage('Lima and Oslo? [[emu text_before=Checking. '
-                             'tool=get_weather:{"city": "Lima"} tool=get_weather:{"city": "Oslo"}]]')]
+                             'tool=get_weather:{"city": "Lima"} '
+                             'tool=get_weather:{"city": "Oslo"}]]')]
     chunks = [chunk async for chunk in llm.astream(messages)]
     first = chunks[0]
     for chunk in chunks[1:]:

@@ -15,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import socket
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU
+from tests.support.local_http import free_port
+from tests.support.polling import eventually
 from tests.support.prometheus_server import PrometheusServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,12 +34,6 @@ LOAD = "load [[emu chunks=50 delay_ms=50]]"  # ~2.5 s per stream
 
 pytestmark = pytest.mark.skipif(not PrometheusServer.available(),
                                 reason="the prometheus binary is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrometheusWithRules(PrometheusServer):
@@ -84,16 +79,23 @@ async def one_stream(client) -> float:
     return time.perf_counter() - started
 
 
-async def wait_rules_evaluated(prom: PrometheusWithRules, timeout: float = 10) -> list[dict]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
+def rule_counts(rule_files: list[str]) -> dict[str, int]:
+    """Rule group name -> number of rules, as the files define them."""
+    counts = {}
+    for path in rule_files:
+        for group in yaml.safe_load(Path(path).read_text())["groups"]:
+            counts[group["name"]] = len(group["rules"])
+    return counts
+
+
+async def wait_rules_evaluated(prom: PrometheusWithRules) -> list[dict]:
+    async def evaluated() -> list[dict]:
         groups = await prom.rules()
         rules = [r for g in groups for r in g["rules"]]
-        if groups and all(r["health"] != "unknown" for r in rules):
-            return groups
-        assert loop.time() < deadline, f"rules not evaluated in {timeout}s: {groups}"
-        await asyncio.sleep(0.25)
+        assert groups and all(r["health"] != "unknown" for r in rules), groups
+        return groups
+
+    return await eventually(evaluated, interval=0.25, what="every rule evaluated")
 
 
 async def test_prometheus_scrapes_the_gateway_under_streamed_load(make_gateway):
@@ -116,7 +118,7 @@ async def test_prometheus_scrapes_the_gateway_under_streamed_load(make_gateway):
         try:
             during = await prom.wait_for("sum(bedrock_gateway_inflight_streams)",
                                          lambda r: bool(r) and float(r[0]["value"][1]) > 0,
-                                         timeout=5)
+                                         within=5)
             hpa = await prom.query(adapted_hpa_query())
             unadapted = await prom.query(HPA_QUERY.read_text().strip())
         finally:
@@ -138,10 +140,7 @@ async def test_prometheus_scrapes_the_gateway_under_streamed_load(make_gateway):
         assert 0 < p95 < min(durations), (p95, min(durations))
 
         # The rules: every group of the files loaded, every rule evaluated and healthy.
-        expected = {}
-        for path in rule_files:
-            for group in yaml.safe_load(Path(path).read_text())["groups"]:
-                expected[group["name"]] = len(group["rules"])
+        expected = rule_counts(rule_files)
         groups = await wait_rules_evaluated(prom)
         assert {g["name"]: len(g["rules"]) for g in groups} == expected
         for group in groups:

@@ -15,10 +15,9 @@ import orjson
 import pytest
 
 from bedrock_gateway.emulator.script import reply_chunks
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, MISTRAL, TEST_KEY, TWO_REGIONS
 
-TWO_REGIONS = ("us-east-1", "us-west-2")
-MISTRAL = "mistral.mistral-large-2407-v1:0"  # the emulator lists it in us-west-2 only
+HALF_OPEN = 1  # bedrock_gateway_circuit_breaker_state: the next call is a probe
 
 
 def regions_seen(stats: dict, operation: str) -> list[str]:
@@ -71,7 +70,8 @@ async def test_streamed_request_fails_over_before_the_first_byte(make_gateway, e
     await emulator.add_fault(region="us-east-1", operation="converse-stream", error=error)
     async with gateway.client() as client:
         stream = await client.chat.completions.create(
-            model=HAIKU, stream=True, messages=[{"role": "user", "content": "a b [[emu chunks=4]]"}])
+            model=HAIKU, stream=True,
+            messages=[{"role": "user", "content": "a b [[emu chunks=4]]"}])
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == "".join(reply_chunks("a b", 4))
     assert regions_seen(await emulator.stats(), "converse-stream") == ["us-east-1", "us-west-2"]
@@ -146,7 +146,7 @@ async def test_breaker_opens_on_5xx_skips_the_region_then_probes_and_closes(make
         for _ in range(2):
             assert await ask(client)
         assert regions_seen(await emulator.stats(), "converse") == ["us-west-2", "us-west-2"]
-        await asyncio.sleep(0.6)
+        await gateway.wait_breaker("us-east-1", HAIKU, HALF_OPEN)  # the cooldown is over
         await emulator.reset()
         # Cooldown over: one probe goes to the primary, succeeds, and the circuit closes.
         assert await ask(client)
@@ -164,7 +164,7 @@ async def test_breaker_half_open_admits_one_probe_and_a_failed_probe_reopens(
     async with gateway.client() as client:
         for _ in range(2):
             assert await ask(client)  # two faults in us-east-1: open
-        await asyncio.sleep(0.6)
+        await gateway.wait_breaker("us-east-1", HAIKU, HALF_OPEN)  # the cooldown is over
         await emulator.reset()
         await emulator.add_fault(**fault)  # still failing when the probe comes
         assert await ask(client)  # the probe fails, us-west-2 answers
@@ -172,7 +172,7 @@ async def test_breaker_half_open_admits_one_probe_and_a_failed_probe_reopens(
         assert regions_seen(await emulator.stats(), "converse") == [
             "us-east-1", "us-west-2", "us-west-2"]
 
-        await asyncio.sleep(0.6)
+        await gateway.wait_breaker("us-east-1", HAIKU, HALF_OPEN)  # the cooldown is over
         await emulator.reset()
         # Healthy but slow: while the one probe is in flight, the others go elsewhere.
         await emulator.add_fault(region="us-east-1", operation="converse", latency_ms=400)

@@ -11,11 +11,9 @@ import openai
 import pytest
 
 from bedrock_gateway.emulator.script import reply_chunks
-from bedrock_gateway.server.app_state import ROUTER
-from tests.conftest import HAIKU
+from tests.support.constants import HAIKU, SONNET_35, TWO_REGIONS
+from tests.support.polling import eventually
 
-TWO_REGIONS = ("us-east-1", "us-west-2")
-SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"  # in every emulated region, like Haiku
 
 
 def regions_seen(stats: dict, operation: str) -> list[str]:
@@ -33,9 +31,7 @@ async def ask(client, *, model: str = HAIKU, content: str = "hi there [[emu chun
     return "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
 
 
-def breaker_states(gateway, model: str) -> dict[str, int]:
-    return {region: state for (region, m), state in gateway.app[ROUTER].breaker_states().items()
-            if m == model}
+HALF_OPEN = 1  # bedrock_gateway_circuit_breaker_state: the next call is a probe
 
 
 # --- (a) 5xx never closes the gateway ---------------------------------------------------------
@@ -54,14 +50,14 @@ async def test_after_eight_5xx_a_normal_request_to_the_same_model_succeeds(
             assert info.value.status_code in (502, 503)
             assert info.value.body["code"] in ("bedrock_internal_error", "bedrock_unavailable")
         # Every route of this model is open now: the old breaker answered 503 by itself here.
-        assert set(breaker_states(gateway, HAIKU).values()) == {2}
+        assert set(gateway.breaker_states(HAIKU).values()) == {2}
         await emulator.reset()
         assert await ask(client, content="back again [[emu chunks=4]]", stream=stream) == \
             "".join(reply_chunks("back again", 4))
         assert len(regions_seen(await emulator.stats(), "converse-stream" if stream
                                 else "converse")) == 1
         # The panic call succeeded: that route is closed again and stays in use.
-        assert 0 in breaker_states(gateway, HAIKU).values()
+        assert 0 in gateway.breaker_states(HAIKU).values()
         assert await ask(client, stream=stream)
 
 
@@ -72,10 +68,10 @@ async def test_one_request_failing_everywhere_counts_once_per_region(make_gatewa
         with pytest.raises(openai.APIStatusError):
             await ask(client, content="x [[emu error=InternalServerException]]")
         assert len(regions_seen(await emulator.stats(), "converse")) == 4
-        assert set(breaker_states(gateway, HAIKU).values()) == {0}
+        assert set(gateway.breaker_states(HAIKU).values()) == {0}
         with pytest.raises(openai.APIStatusError):
             await ask(client, content="y [[emu error=InternalServerException]]")
-        assert set(breaker_states(gateway, HAIKU).values()) == {2}
+        assert set(gateway.breaker_states(HAIKU).values()) == {2}
 
 
 async def test_open_region_still_serves_when_the_healthy_one_throttles(make_gateway, emulator):
@@ -90,13 +86,13 @@ async def test_open_region_still_serves_when_the_healthy_one_throttles(make_gate
     async with gateway.client() as client:
         with pytest.raises(openai.APIStatusError):
             await ask(client)  # throttled in us-east-1, 503 in us-west-2
-        assert breaker_states(gateway, HAIKU)["us-west-2"] == 2
+        assert gateway.breaker_states(HAIKU)["us-west-2"] == 2
         await emulator.reset()
         await emulator.add_fault(region="us-east-1", operation="converse",
                                  error="ThrottlingException", times=1)
         assert await ask(client) == "".join(reply_chunks("hi there", 3))
     assert regions_seen(await emulator.stats(), "converse")[-1] == "us-west-2"
-    assert breaker_states(gateway, HAIKU)["us-west-2"] == 0
+    assert gateway.breaker_states(HAIKU)["us-west-2"] == 0
 
 
 # --- (b) a throttled model does not touch another model ---------------------------------------
@@ -111,22 +107,23 @@ async def test_model_throttled_everywhere_is_429_while_another_model_is_served(
         async with gateway.client() as client:
             with pytest.raises(openai.RateLimitError) as info:
                 await ask(client, model=HAIKU, stream=stream)
-        assert info.value.body["code"] == "throttled"
+        body = info.value.body
+        assert isinstance(body, dict) and body["code"] == "throttled"
         assert int(info.value.response.headers["Retry-After"]) >= 1
 
     async def served(i: int) -> None:
         async with gateway.client() as client:
-            text = await ask(client, model=SONNET, content=f"other {i} [[emu chunks=3]]",
+            text = await ask(client, model=SONNET_35, content=f"other {i} [[emu chunks=3]]",
                              stream=stream)
         assert text == "".join(reply_chunks(f"other {i}", 3))
 
     await asyncio.gather(*(throttled() for _ in range(10)), *(served(i) for i in range(10)))
     stats = await emulator.stats()
-    sonnet_calls = [r for r in stats["recent"] if r["model"] == SONNET]
+    sonnet_calls = [r for r in stats["recent"] if r["model"] == SONNET_35]
     assert [r["region"] for r in sonnet_calls] == ["us-east-1"] * 10  # primary, every time
     # Throttling is capacity, not ill-health: no breaker opened, for either model.
-    assert set(breaker_states(gateway, HAIKU).values()) == {0}
-    assert set(breaker_states(gateway, SONNET).values()) == {0}
+    assert set(gateway.breaker_states(HAIKU).values()) == {0}
+    assert set(gateway.breaker_states(SONNET_35).values()) == {0}
 
 
 async def test_throttled_region_is_tried_after_the_others_for_a_short_while(
@@ -136,21 +133,20 @@ async def test_throttled_region_is_tried_after_the_others_for_a_short_while(
     async with gateway.client() as client:
         assert await ask(client)  # throttled in us-east-1, served by us-west-2
         assert await ask(client)  # us-east-1 demoted: straight to us-west-2
-        assert await ask(client, model=SONNET)  # another model still prefers us-east-1
+        assert await ask(client, model=SONNET_35)  # another model still prefers us-east-1
         stats = await emulator.stats()
         assert [(r["region"], r["model"]) for r in stats["recent"]
                 if r["operation"] == "converse"] == [
             ("us-east-1", HAIKU), ("us-west-2", HAIKU), ("us-west-2", HAIKU),
-            ("us-east-1", SONNET)]
+            ("us-east-1", SONNET_35)]
         await emulator.reset()
         await emulator.clear_faults()
         # The preference decays: once the backoff is over us-east-1 is first again.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 15
-        while "us-east-1" not in regions_seen(await emulator.stats(), "converse"):
-            assert loop.time() < deadline, "us-east-1 never became first again"
-            await asyncio.sleep(0.2)
+        async def primary_first_again() -> bool:
             assert await ask(client)
+            return "us-east-1" in regions_seen(await emulator.stats(), "converse")
+
+        await eventually(primary_first_again, within=15, interval=0.2)
         assert regions_seen(await emulator.stats(), "converse")[-1] == "us-east-1"
 
 
@@ -169,18 +165,17 @@ async def test_region_with_failing_connections_is_skipped_then_probed_after_cool
             assert await ask(client, stream=stream) == "".join(reply_chunks("hi there", 3))
         assert regions_seen(await emulator.stats(), operation) == [
             "us-east-1", "us-west-2", "us-east-1", "us-west-2"]
-        assert breaker_states(gateway, HAIKU)["us-east-1"] == 2
+        assert gateway.breaker_states(HAIKU)["us-east-1"] == 2
         await emulator.reset()
         assert await ask(client, stream=stream)  # open: not even tried
         assert regions_seen(await emulator.stats(), operation) == ["us-west-2"]
         # After the cooldown a request probes us-east-1 again; healthy now, it takes traffic.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        while "us-east-1" not in regions_seen(await emulator.stats(), operation):
-            assert loop.time() < deadline, "us-east-1 was never probed again"
-            await asyncio.sleep(0.1)
+        async def probed_again() -> bool:
             assert await ask(client, stream=stream)
-        assert breaker_states(gateway, HAIKU)["us-east-1"] == 0
+            return "us-east-1" in regions_seen(await emulator.stats(), operation)
+
+        await eventually(probed_again, interval=0.1)
+        assert gateway.breaker_states(HAIKU)["us-east-1"] == 0
         await emulator.reset()
         assert await ask(client, stream=stream)
         assert regions_seen(await emulator.stats(), operation) == ["us-east-1"]
@@ -192,19 +187,13 @@ async def test_failed_probe_keeps_the_region_skipped(make_gateway, emulator):
     await emulator.add_fault(region="us-east-1", operation="converse", drop=True)
     async with gateway.client() as client:
         assert await ask(client)  # one connection fault: open
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        probes = 0
-        while probes < 2:  # two probes, each after a cooldown, each failing over at once
-            assert loop.time() < deadline, "us-east-1 was not probed twice"
-            await asyncio.sleep(0.1)
+        for _ in range(2):  # two probes, each after a cooldown, each failing over at once
+            await gateway.wait_breaker("us-east-1", HAIKU, HALF_OPEN)
             await emulator.reset()
             await emulator.add_fault(region="us-east-1", operation="converse", drop=True)
-            assert await ask(client)
-            seen = regions_seen(await emulator.stats(), "converse")
-            assert seen in (["us-west-2"], ["us-east-1", "us-west-2"])
-            probes += seen[0] == "us-east-1"
-    assert breaker_states(gateway, HAIKU)["us-east-1"] == 2
+            assert await ask(client)  # the probe fails, us-west-2 answers
+            assert regions_seen(await emulator.stats(), "converse") == ["us-east-1", "us-west-2"]
+    assert gateway.breaker_states(HAIKU)["us-east-1"] == 2
 
 
 async def test_only_open_region_with_connection_faults_is_still_called(make_gateway, emulator):

@@ -12,8 +12,7 @@ import openai
 import pytest
 
 from bedrock_gateway.emulator.script import reply_chunks
-from tests.conftest import HAIKU, TEST_KEY
-from tests.e2e.test_chat_parity import image_server  # noqa: F401 - a fixture used below
+from tests.support.constants import HAIKU, TEST_KEY
 
 PROMPT = "Tell me about the sea"
 REASONING_MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
@@ -252,7 +251,7 @@ async def test_mid_stream_error_ends_with_failed_and_error_events(gateway):
 
 
 async def test_images_by_url_use_the_ssrf_guarded_fetcher(make_gateway, client, emulator,
-                                                          image_server):  # noqa: F811
+                                                          image_server):
     content = [{"type": "input_text", "text": "describe [[emu chunks=2]]"},
                {"type": "input_image", "image_url": f"{image_server}/cat.png"}]
     # By default loopback addresses are refused, naming the field, before Bedrock is called.

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 
 import aiohttp
 
 from bedrock_gateway.emulator.script import reply_chunks
-from tests.conftest import HAIKU, TEST_KEY
-from tests.e2e.test_telemetry_metrics import free_port, wait_metrics
-from tests.support.interpreter import gateway_command
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.gateway_process import gateway_child
+from tests.support.local_http import free_port
+from tests.support.metrics_scrape import wait_metrics
+from tests.support.polling import eventually
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
 TWO_REGIONS = ("us-east-1", "us-west-2")
@@ -46,7 +49,7 @@ async def test_admission_limit_is_429(make_gateway, emulator):
     gateway = await make_gateway(max_concurrent_requests=1)
     slow = {"model": HAIKU, "stream": True, "input": "x [[emu chunks=20 delay_ms=50]]"}
     running = asyncio.create_task(post(gateway, slow))
-    assert await emulator.wait_open_streams(1, timeout=5.0) == 1
+    await emulator.wait_open_streams(1)
     status, headers, body = await post(gateway, slow)
     assert status == 429 and int(headers["Retry-After"]) >= 1
     assert json.loads(body)["error"]["code"] == "process_limit"
@@ -62,7 +65,7 @@ async def test_idle_upstream_ends_with_failed_and_error_events(make_gateway, emu
     assert status == 200
     assert [e["type"] for e in events[-2:]] == ["response.failed", "error"]
     assert events[-2]["response"]["error"]["code"] == "stream_idle_timeout"
-    assert await emulator.wait_open_streams(0, timeout=2.0) == 0
+    await emulator.wait_open_streams(0)
 
 
 async def test_disconnect_mid_stream_frees_the_upstream(gateway, emulator):
@@ -72,7 +75,7 @@ async def test_disconnect_mid_stream_frees_the_upstream(gateway, emulator):
         await response.content.readline()
         assert (await emulator.stats())["open_streams"] == 1
         response.close()
-    assert await emulator.wait_open_streams(0, timeout=1.0) == 0
+    await emulator.wait_open_streams(0)
 
 
 async def test_metrics_carry_the_api_label(make_gateway, emulator):
@@ -105,35 +108,22 @@ async def test_close_right_after_completed_is_not_a_disconnect(make_gateway, emu
             while b"response.completed" not in seen:
                 seen += await response.content.readany()
             response.close()  # like Codex: gone as soon as the response is complete
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
     lines: list[dict] = []
-    while len(lines) < 2 and loop.time() < deadline:
-        lines += [json.loads(line) for line in capsys.readouterr().out.splitlines()
-                  if line.startswith("{")]
-        await asyncio.sleep(0.05)
+
+    def both_logged() -> bool:
+        lines.extend(json.loads(line) for line in capsys.readouterr().out.splitlines()
+                     if line.startswith("{"))
+        return len(lines) >= 2
+
+    await eventually(both_logged, what="two access-log lines")
     assert [(line["status"], line["error_code"], line["tokens_out"]) for line in lines] == [
         (200, None, 3)] * 2
     assert all(line["path"].endswith("/responses") and line["stream"] for line in lines)
 
 
 async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
-    import os
-    import signal
-
-    from tests.e2e.test_graceful_shutdown import wait_ready
-    from tests.support.redis_server import free_port as any_port
-
-    port = any_port()
-    env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
-           "DRAIN_DELAY_SECONDS": "0.2", "SHUTDOWN_GRACE_SECONDS": "1", "ACCESS_LOG": "off",
-           "DEFAULT_MODEL": HAIKU}
-    proc = await asyncio.create_subprocess_exec(
-        *gateway_command(), "--host", "127.0.0.1", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_ready(f"{base}/ready")
+    async with gateway_child(DRAIN_DELAY_SECONDS="0.2", SHUTDOWN_GRACE_SECONDS="1") as (
+            proc, base):
         async with aiohttp.ClientSession() as session:
             response = await session.post(f"{base}/v1/responses", headers=AUTH, json={
                 "model": HAIKU, "stream": True, "input": "x [[emu chunks=300 delay_ms=50]]"})
@@ -144,7 +134,3 @@ async def test_drain_ends_long_streams_with_failed_and_error_events(emulator):
         assert events[-1]["code"] == "server_shutdown"
         async with asyncio.timeout(15):
             assert await proc.wait() == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from bedrock_gateway.emulator.script import signature_for
-from tests.conftest import TEST_KEY
+from tests.support.constants import TEST_KEY
 
 MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
 THOUGHT = "The user wants Paris weather so I call the tool"

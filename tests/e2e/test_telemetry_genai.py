@@ -6,20 +6,8 @@ from __future__ import annotations
 
 import secrets
 
-import pytest
-
-from bedrock_gateway.server.app_state import TELEMETRY
-from tests.conftest import HAIKU
-from tests.e2e.test_telemetry_tracing import otel_env, streamed_chat
-from tests.support.otlp_receiver import OtlpReceiver
-
-CHUNKS = 6
-
-
-@pytest.fixture
-async def receiver():
-    async with OtlpReceiver() as otlp:
-        yield otlp
+from tests.support.constants import HAIKU
+from tests.support.otel_checks import CHUNKS, otel_env, streamed_chat
 
 
 async def test_streaming_metrics_and_genai_attributes_over_otlp(receiver, make_gateway):
@@ -29,7 +17,7 @@ async def test_streaming_metrics_and_genai_attributes_over_otlp(receiver, make_g
     async with gateway.client() as client:
         await client.chat.completions.create(
             model=HAIKU, messages=[{"role": "user", "content": "not streamed [[emu chunks=3]]"}])
-    await gateway.app[TELEMETRY].tracing.force_flush()
+    await gateway.flush_telemetry()
 
     [first] = await receiver.wait_for_metric("gen_ai.client.operation.time_to_first_chunk")
     [per_chunk] = await receiver.wait_for_metric("gen_ai.client.operation.time_per_output_chunk")
@@ -48,7 +36,7 @@ async def test_streaming_metrics_and_genai_attributes_over_otlp(receiver, make_g
         assert attrs["server.port"] == 443
     assert sum(p["count"] for p in durations) == 2
 
-    spans = await receiver.wait_for_spans(4, timeout=10)
+    spans = await receiver.wait_for_spans(4)
     for span in spans:
         assert span["attributes"]["gen_ai.response.model"] == HAIKU, span
     for span in (s for s in spans if s["kind"] == "CLIENT"):
@@ -62,7 +50,7 @@ async def test_xray_propagator_continues_the_albs_trace(receiver, make_gateway):
     gateway = await make_gateway(environ=otel_env(
         receiver, OTEL_PROPAGATORS="tracecontext,baggage,xray"))
     await streamed_chat(gateway, {"X-Amzn-Trace-Id": header, "baggage": "tenant=t1"})
-    spans = await receiver.wait_for_spans(2, timeout=10)
+    spans = await receiver.wait_for_spans(2)
     [server] = [s for s in spans if s["kind"] == "SERVER"]
     assert (server["trace_id"], server["parent_span_id"]) == (trace_id, parent)
 
@@ -73,7 +61,7 @@ async def test_default_propagators_ignore_xray_headers(receiver, make_gateway):
     header = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={secrets.token_hex(8)};Sampled=1"
     gateway = await make_gateway(environ=otel_env(receiver))
     await streamed_chat(gateway, {"X-Amzn-Trace-Id": header})
-    spans = await receiver.wait_for_spans(2, timeout=10)
+    spans = await receiver.wait_for_spans(2)
     [server] = [s for s in spans if s["kind"] == "SERVER"]
     assert server["trace_id"] != trace_id and server["parent_span_id"] == ""
 
@@ -82,6 +70,6 @@ async def test_propagators_none_starts_new_traces(receiver, make_gateway):
     trace_id = secrets.token_hex(16)
     gateway = await make_gateway(environ=otel_env(receiver, OTEL_PROPAGATORS="none"))
     await streamed_chat(gateway, {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
-    spans = await receiver.wait_for_spans(2, timeout=10)
+    spans = await receiver.wait_for_spans(2)
     [server] = [s for s in spans if s["kind"] == "SERVER"]
     assert server["trace_id"] != trace_id and server["parent_span_id"] == ""

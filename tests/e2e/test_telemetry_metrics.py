@@ -14,28 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import uuid
 from pathlib import Path
 
 import aiohttp
 import openai
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bedrock_gateway import __version__
 from bedrock_gateway.server.app_state import TELEMETRY
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.local_http import free_port
+from tests.support.metrics_scrape import idle, scrape, wait_metrics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 REGIONS = ("us-east-1", "us-west-2")
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def documented_metrics() -> dict[str, tuple[str, frozenset[str]]]:
@@ -52,69 +46,6 @@ def documented_metrics() -> dict[str, tuple[str, frozenset[str]]]:
         rows[name] = (kind, frozenset(labels))
     assert len(rows) >= 20, "could not read the table of docs/metrics.md"
     return rows
-
-
-class Scrape:
-    """One parsed /metrics page: families by their documented name."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.families = {}
-        self.created: set[str] = set()
-        for family in text_string_to_metric_families(text):
-            # The parser drops a counter's `_total` suffix from the family name.
-            name = family.name + "_total" if family.type == "counter" else family.name
-            self.families[name] = family
-        # prometheus_client adds a `<name>_created` gauge (creation time) to each counter and
-        # histogram in the classic text format; Prometheus reads it as part of the family in
-        # OpenMetrics. Not part of the contract: set aside, but only when its family exists.
-        for name in list(self.families):
-            base = name.removesuffix("_created")
-            if base != name and (base in self.families or base + "_total" in self.families):
-                self.created.add(name)
-                del self.families[name]
-
-    def samples(self, name: str, suffix: str = "", **labels: str) -> list:
-        family = self.families[name]
-        wanted = (name.removesuffix("_total") + suffix) if suffix else None
-        return [s for s in family.samples
-                if (wanted is None or s.name == wanted or (not suffix and s.name == name))
-                and all(s.labels.get(k) == v for k, v in labels.items())]
-
-    def value(self, name: str, suffix: str = "", **labels: str) -> float:
-        """Sum of the matching samples (0 when none match)."""
-        if not suffix and self.families[name].type == "histogram":
-            raise AssertionError("say which histogram series: _count, _sum or _bucket")
-        return sum(s.value for s in self.samples(name, suffix, **labels))
-
-    def label_values(self, name: str, label: str) -> set[str]:
-        return {s.labels[label] for s in self.families[name].samples if label in s.labels}
-
-
-async def scrape(port: int) -> Scrape:
-    async with aiohttp.ClientSession() as session, \
-            session.get(f"http://127.0.0.1:{port}/metrics") as response:
-        assert response.status == 200
-        assert response.content_type == "text/plain"
-        return Scrape(await response.text())
-
-
-async def wait_metrics(port: int, predicate, timeout: float = 5.0) -> Scrape:
-    """Scrape until `predicate(scrape)` holds (server-side bookkeeping ends after the client's)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await scrape(port)
-        if predicate(result):
-            return result
-        if loop.time() >= deadline:
-            raise AssertionError(f"metrics condition not met in {timeout}s:\n{result.text}")
-        await asyncio.sleep(0.05)
-
-
-def idle(s: Scrape) -> bool:
-    return (s.value("bedrock_gateway_inflight_requests") == 0
-            and s.value("bedrock_gateway_inflight_streams") == 0)
 
 
 async def first_line_then_close(gateway, content: str) -> bytes:

@@ -9,52 +9,13 @@ exported and the access log's trace_id is null.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
-import orjson
-import pytest
 
-from tests.conftest import HAIKU
-from tests.support.otlp_receiver import OtlpReceiver
+from tests.support.constants import HAIKU
+from tests.support.otel_checks import CHUNKS, access_lines, otel_env, streamed_chat
 
 REGIONS = ("us-east-1", "us-west-2")
-CHUNKS = 6  # one chunk is one output token in the emulator
-
-
-@pytest.fixture
-async def receiver():
-    """Requested before `make_gateway`, so it outlives the gateway: the gateway's shutdown
-    flush (spans and GenAI metrics) then reaches it instead of retrying against a closed port."""
-    async with OtlpReceiver() as otlp:
-        yield otlp
-
-
-def otel_env(receiver: OtlpReceiver, **extra: str) -> dict[str, str]:
-    return {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "50",
-            **extra}
-
-
-def access_lines(captured: str) -> list[dict]:
-    lines = []
-    for line in captured.splitlines():
-        if line.startswith("{"):
-            record = orjson.loads(line)
-            if "request_id" in record:
-                lines.append(record)
-    return lines
-
-
-async def streamed_chat(gateway, headers: dict[str, str]):
-    """One streamed completion through the openai SDK; returns (chunks, response headers)."""
-    async with gateway.client() as client:
-        raw = await client.chat.completions.with_raw_response.create(
-            model=HAIKU, stream=True, stream_options={"include_usage": True},
-            messages=[{"role": "user", "content": f"trace me please [[emu chunks={CHUNKS}]]"}],
-            extra_headers=headers)
-        stream = raw.parse()
-        chunks = [chunk async for chunk in stream]
-    return chunks, raw.headers
 
 
 async def test_streamed_failover_is_one_trace_with_server_and_client_spans(
@@ -71,8 +32,8 @@ async def test_streamed_failover_is_one_trace_with_server_and_client_spans(
     request_id = headers.get("X-Request-Id")
     assert request_id
 
-    await receiver.wait_for_spans(3, timeout=10)
-    await asyncio.sleep(0.3)  # anything else of this trace would have arrived by now
+    await receiver.wait_for_spans(3)
+    await gateway.flush_telemetry()  # anything else of this trace is exported by now
     spans = [s for s in receiver.spans if s["trace_id"] == trace_id]
 
     servers = [s for s in spans if s["kind"] == "SERVER"]
@@ -128,7 +89,7 @@ async def non_streamed_spans(receiver, make_gateway, **request):
         completion = await client.chat.completions.create(
             model=HAIKU, messages=[{"role": "user", "content": "plain call [[emu chunks=4]]"}],
             **request)
-    await receiver.wait_for_spans(2, timeout=10)
+    await receiver.wait_for_spans(2)
     [server] = [s for s in receiver.spans if s["kind"] == "SERVER"]
     [client_span] = [s for s in receiver.spans if s["kind"] == "CLIENT"]
     return completion, server, client_span
@@ -165,7 +126,7 @@ async def test_without_endpoint_no_spans_and_null_trace_id(receiver, make_gatewa
     chunks, headers = await streamed_chat(
         gateway, {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
     assert chunks and headers.get("X-Request-Id")
-    await asyncio.sleep(0.3)
+    await gateway.flush_telemetry()  # no exporter: nothing to send
     assert receiver.spans == []
     assert receiver.requests == []
     [line] = access_lines(capsys.readouterr().out)

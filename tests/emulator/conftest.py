@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from aiobotocore.session import AioSession, get_session
 from botocore.config import Config
-from emu_support import Emu
 
 from bedrock_gateway.emulator import EmulatorConfig, start_emulator
+from tests.support.emulator_admin import EmulatorAdmin
 
 
 @pytest.fixture(autouse=True)
@@ -34,10 +34,10 @@ def emulator_config() -> EmulatorConfig:
 
 
 @pytest.fixture
-async def emu(emulator_config: EmulatorConfig) -> AsyncIterator[Emu]:
+async def emu(emulator_config: EmulatorConfig) -> AsyncIterator[EmulatorAdmin]:
     runner, base_url = await start_emulator(emulator_config, "127.0.0.1", 0)
     try:
-        yield Emu(base_url)
+        yield EmulatorAdmin(base_url)
     finally:
         await runner.cleanup()
 
@@ -46,7 +46,7 @@ ClientFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def make_client(emu: Emu, aws_session: AioSession) -> AsyncIterator[ClientFactory]:
+async def make_client(emu: EmulatorAdmin, aws_session: AioSession) -> AsyncIterator[ClientFactory]:
     """`await make_client(service="bedrock-runtime", region="us-east-1", **config)`."""
     async with AsyncExitStack() as stack:
         async def make(service: str = "bedrock-runtime", region: str = "us-east-1",

@@ -8,9 +8,9 @@ import base64
 import json
 
 import pytest
-from emu_support import HAIKU
 
 from bedrock_gateway.emulator.script import count_tokens, signature_for
+from tests.support.constants import HAIKU
 
 SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 BASE = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 200}

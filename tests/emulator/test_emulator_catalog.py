@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from emu_support import HAIKU, user
 
 from bedrock_gateway.emulator import (
     EmulatorConfig,
@@ -18,6 +17,8 @@ from bedrock_gateway.emulator import (
     load_catalog,
     start_emulator,
 )
+from tests.support.constants import HAIKU
+from tests.support.converse_events import user
 
 SONNET_4 = "anthropic.claude-sonnet-4-20250514-v1:0"
 
@@ -132,8 +133,11 @@ async def test_main_prints_its_url_and_serves(tmp_path: Path, aws_session):
         "--chunks", "3", "--catalog", str(catalog), stdout=asyncio.subprocess.PIPE,
         cwd=Path(__file__).parents[2])
     try:
+        assert process.stdout is not None
         line = (await asyncio.wait_for(process.stdout.readline(), 15)).decode()
-        url = re.search(r"emulator listening on (http://127\.0\.0\.1:\d+)", line).group(1)
+        found = re.search(r"emulator listening on (http://127\.0\.0\.1:\d+)", line)
+        assert found is not None, line
+        url = found.group(1)
         async with aws_session.create_client("bedrock-runtime", region_name="us-east-1",
                                       endpoint_url=url) as runtime:
             response = await runtime.converse(modelId=HAIKU, messages=user("a b"))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from emu_support import HAIKU, collect, only, stream_text, user
 
 from bedrock_gateway.emulator.script import reply_text
+from tests.support.constants import HAIKU
+from tests.support.converse_events import collect, only, stream_text, user
 
 STREAMS = 300
 

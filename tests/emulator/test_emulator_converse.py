@@ -6,13 +6,14 @@ import json
 import time
 
 import pytest
-from emu_support import HAIKU, collect, only, stream_text, user
 
 from bedrock_gateway.emulator.script import (
     example_from_schema,
     reply_chunks,
     reply_text,
 )
+from tests.support.constants import HAIKU
+from tests.support.converse_events import collect, only, stream_text, user
 
 TOOLS = {"tools": [{"toolSpec": {
     "name": "get_weather", "description": "weather",

@@ -6,7 +6,9 @@ import base64
 
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
-from emu_support import HAIKU, collect, only, user
+
+from tests.support.constants import HAIKU
+from tests.support.converse_events import collect, only, user
 
 PRE_STREAM = [
     ("ValidationException", 400), ("AccessDeniedException", 403),

@@ -7,9 +7,9 @@ import json
 import math
 
 import pytest
-from emu_support import HAIKU
 
 from bedrock_gateway.emulator.script import embedding_vector, reply_text
+from tests.support.constants import HAIKU
 
 
 def norm(vector):

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import aiohttp
 import pytest
 from botocore.exceptions import EventStreamError
-from emu_support import HAIKU, collect, only, user
 
+from tests.support.constants import HAIKU
+from tests.support.converse_events import collect, only, user
 
-async def wait_open_streams(emu, expected, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = (await emu.stats())["open_streams"]
-        if value == expected or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.02)
 
 
 async def test_region_comes_from_sigv4(emu, make_client):
@@ -131,7 +124,7 @@ async def test_open_streams_drop_when_a_stalled_client_goes_away(emu, runtime):
     stats = await emu.stats()
     assert stats["open_streams"] == 1 and stats["max_open_streams"] == 1
     stream.close()
-    assert await wait_open_streams(emu, 0) == 0
+    await emu.wait_open_streams(0)
     # the stall directive works the same way
     response = await runtime.converse_stream(
         modelId=HAIKU, messages=user("x [[emu stall_after=1 stall_s=30]]"))
@@ -139,7 +132,7 @@ async def test_open_streams_drop_when_a_stalled_client_goes_away(emu, runtime):
         break
     assert (await emu.stats())["open_streams"] == 1
     response["stream"].close()
-    assert await wait_open_streams(emu, 0) == 0
+    await emu.wait_open_streams(0)
 
 
 async def test_reset(emu, runtime):

@@ -1,19 +1,24 @@
-"""Gateway processes (`python -m bedrock_gateway`) on free ports, their output kept in files so
-tests can read the logs, and their /metrics read over HTTP."""
+"""Gateway processes (`python -m bedrock_gateway`, with the interpreter tests/support/interpreter.py
+picks) on free ports: with their output kept in files so tests can read the logs and their
+/metrics read over HTTP (`start_gateway`), quiet and ready (`gateway_child`), or as a plain child
+(`spawn_gateway`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
-from tests.conftest import HAIKU, TEST_KEY
-from tests.support.redis_server import free_port
+from tests.support.constants import HAIKU, TEST_KEY
 from tests.support.interpreter import gateway_command
+from tests.support.local_http import free_port, wait_ready
 
 
 @dataclass
@@ -43,6 +48,18 @@ class GatewayProcess:
             await asyncio.to_thread(self.proc.wait)
 
 
+def spawn_gateway(env: dict[str, str], *args: str, stdout_path: Path | None = None,
+                  stderr_path: Path | None = None, **popen: Any) -> subprocess.Popen[Any]:
+    """`python -m bedrock_gateway ARGS` as a child process, its output to pipes (`popen`) or to
+    files (`stdout_path`, `stderr_path`, which the child keeps open)."""
+    with contextlib.ExitStack() as files:
+        if stdout_path is not None:
+            popen["stdout"] = files.enter_context(stdout_path.open("wb"))
+        if stderr_path is not None:
+            popen["stderr"] = files.enter_context(stderr_path.open("wb"))
+        return subprocess.Popen([*gateway_command(), *args], env=env, **popen)
+
+
 def start_gateway(emulator_url: str, log_dir: Path, **env_extra: str) -> GatewayProcess:
     port, metrics_port = free_port(), free_port()
     env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port),
@@ -51,9 +68,28 @@ def start_gateway(emulator_url: str, log_dir: Path, **env_extra: str) -> Gateway
            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator_url,
            "AWS_ENDPOINT_URL_BEDROCK": emulator_url, **env_extra}
     log_path = log_dir / f"gateway-{port}.log"
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen(
-            [*gateway_command(), "--host", "127.0.0.1"], env=env,
-            stdout=out, stderr=subprocess.STDOUT)
+    proc = spawn_gateway(env, "--host", "127.0.0.1", stdout_path=log_path,
+                         stderr=subprocess.STDOUT)
     return GatewayProcess(proc, f"http://127.0.0.1:{port}",
                           f"http://127.0.0.1:{metrics_port}/metrics", log_path)
+
+
+@contextlib.asynccontextmanager
+async def gateway_child(**env_extra: str) -> AsyncIterator[tuple[asyncio.subprocess.Process,
+                                                                 str]]:
+    """A quiet gateway process (output discarded, access log off) on a free port, ready; yields
+    (the process, its root URL). Killed at the end unless the test stopped it."""
+    port = free_port()
+    env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
+           "ACCESS_LOG": "off", "DEFAULT_MODEL": HAIKU, **env_extra}
+    proc = await asyncio.create_subprocess_exec(
+        *gateway_command(), "--host", "127.0.0.1", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        root = f"http://127.0.0.1:{port}"
+        await wait_ready(f"{root}/ready")
+        yield proc, root
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -3,13 +3,14 @@ the status, headers and error body."""
 
 from __future__ import annotations
 
-import asyncio
+import json as json_module
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-ADMIN_KEY = "admin-0123456789abcdef"
+from tests.support.constants import ADMIN_KEY
+from tests.support.polling import eventually
 
 
 @dataclass
@@ -46,8 +47,7 @@ async def chat(root: str, key: str, content: str = "hi [[emu chunks=2]]", *,
         text = await response.text()
         headers = {k.lower(): v for k, v in response.headers.items()}
         if response.content_type == "application/json":
-            import json as _json
-            return Reply(response.status, headers, _json.loads(text))
+            return Reply(response.status, headers, json_module.loads(text))
         return Reply(response.status, headers, text)
 
 
@@ -57,12 +57,11 @@ async def usage(root: str, key_id: str) -> dict:
     return reply.body
 
 
-async def wait_usage(root: str, key_id: str, requests: int, timeout: float = 5.0) -> dict:
+async def wait_usage(root: str, key_id: str, requests: int, *, within: float = 10.0) -> dict:
     """Settling happens in the background after the response: poll until it is counted."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
+    async def counted() -> dict | None:
         got = await usage(root, key_id)
-        if got["totals"]["requests"] >= requests or loop.time() > deadline:
-            return got
-        await asyncio.sleep(0.02)
+        return got if got["totals"]["requests"] >= requests else None
+
+    result: dict = await eventually(counted, within=within, what=f"{requests} requests settled")
+    return result

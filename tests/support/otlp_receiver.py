@@ -3,7 +3,7 @@
     async with OtlpReceiver() as receiver:
         tracing = Tracing.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, ...}, ...)
         ...
-        spans = await receiver.wait_for_spans(3, timeout=10)
+        spans = await receiver.wait_for_spans(3)
 
 It accepts `POST /v1/traces` and `POST /v1/metrics` with `application/x-protobuf` bodies (gzip
 or deflate bodies are inflated by aiohttp), answers with an empty Export*ServiceResponse, and keeps
@@ -13,18 +13,21 @@ what it received as plain dicts. Spans: name, trace_id / span_id / parent_span_i
 ("histogram", "sum", "gauge"), attributes, and count/sum/bucket_counts/bounds or value.
 Each POST's headers are kept too (`requests`), to check OTEL_EXPORTER_OTLP_HEADERS.
 The exporters are synchronous and run in SDK threads, so tests must await (never block) while
-the receiver, which runs on the test's event loop, is expected to answer.
+the receiver, which runs on the test's event loop, is expected to answer: the `wait_for_*`
+methods poll with `eventually()`, and an in-process SDK's `force_flush()` (in a thread) makes it
+export at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Self
 
 from aiohttp import web
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
+
+from tests.support.polling import eventually
 
 PROTOBUF = "application/x-protobuf"
 
@@ -94,11 +97,9 @@ class OtlpReceiver:
         self.metric_points: list[dict[str, Any]] = []
         self.requests: list[dict[str, str]] = []
         self._runner: web.AppRunner | None = None
-        self._arrived: asyncio.Event | None = None
         self.url = ""
 
     async def start(self) -> Self:
-        self._arrived = asyncio.Event()
         app = web.Application()
         app.router.add_post("/v1/traces", self._traces)
         app.router.add_post("/v1/metrics", self._metrics)
@@ -136,7 +137,6 @@ class OtlpReceiver:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     self.spans.append(_span_dict(span, resource, scope_spans.scope.name))
-        self._notify()
         return _protobuf(trace_service_pb2.ExportTraceServiceResponse())
 
     async def _metrics(self, request: web.Request) -> web.Response:
@@ -147,39 +147,20 @@ class OtlpReceiver:
             for scope_metrics in resource_metrics.scope_metrics:
                 for metric in scope_metrics.metrics:
                     self.metric_points.extend(_metric_points(metric))
-        self._notify()
         return _protobuf(metrics_service_pb2.ExportMetricsServiceResponse())
 
-    def _notify(self) -> None:
-        assert self._arrived is not None
-        self._arrived.set()
-
-    async def _wait(self, done: Any, timeout: float, what: str) -> None:
-        assert self._arrived is not None, "receiver not started"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not done():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"timed out waiting for {what}")
-            self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
-                pass
-
-    async def wait_for_spans(self, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """At least `n` spans (all received so far), or TimeoutError."""
-        await self._wait(lambda: len(self.spans) >= n, timeout, f"{n} spans ({len(self.spans)})")
+    async def wait_for_spans(self, n: int, *, within: float = 10.0) -> list[dict[str, Any]]:
+        """At least `n` spans (all received so far), or AssertionError."""
+        await eventually(lambda: len(self.spans) >= n, within=within,
+                         what=f"{n} spans (received {len(self.spans)})")
         return list(self.spans)
 
-    async def wait_for_metric(self, name: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    async def wait_for_metric(self, name: str, *, within: float = 10.0) -> list[dict[str, Any]]:
         """The points of metric `name` received so far, once there is at least one."""
         def points() -> list[dict[str, Any]]:
             return [p for p in self.metric_points if p["name"] == name]
 
-        await self._wait(lambda: bool(points()), timeout, f"metric {name}")
-        return points()
+        return await eventually(points, within=within, what=f"metric {name}")
 
 
 def _protobuf(message: Any) -> web.Response:

@@ -20,13 +20,15 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
 import aiohttp
+
+from tests.support.local_http import free_port
+from tests.support.polling import eventually
 
 _FALLBACK_BINARY = "/usr/bin/prometheus"
 
@@ -36,14 +38,6 @@ def find_binary() -> str | None:
     if found:
         return found
     return _FALLBACK_BINARY if os.access(_FALLBACK_BINARY, os.X_OK) else None
-
-
-def _free_port() -> int:
-    # Prometheus cannot report a port it chose itself, so we pick one; the short race with
-    # another process is covered by a retry in start().
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _config(targets: Sequence[str], metrics_path: str) -> str:
@@ -102,7 +96,7 @@ class PrometheusServer:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
         try:
             for _attempt in range(3):
-                if await self._launch(root, _free_port()):
+                if await self._launch(root, free_port()):
                     return
             raise PrometheusError("prometheus did not start:\n" + self._log_tail(root))
         except BaseException:
@@ -111,6 +105,7 @@ class PrometheusServer:
 
     async def _launch(self, root: Path, port: int) -> bool:
         """Start the binary on `port`; True once ready, False if it exited (port taken?)."""
+        assert self.binary is not None, "checked in start()"
         log = _open_log(root / "prometheus.log")
         try:
             self._process = await asyncio.create_subprocess_exec(
@@ -123,18 +118,26 @@ class PrometheusServer:
         finally:
             log.close()
         self.url = f"http://127.0.0.1:{port}"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.start_timeout
-        while loop.time() < deadline:
-            if self._process.returncode is not None:
-                self._process = None
-                return False
+        process = self._process
+
+        async def ready_or_exited() -> str | None:
+            if process.returncode is not None:
+                return "exited"
             with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
                 async with self._http().get(f"{self.url}/-/ready") as resp:
                     if resp.status == 200:
-                        return True
-            await asyncio.sleep(0.1)
-        raise PrometheusError("prometheus not ready in time:\n" + self._log_tail(root))
+                        return "ready"
+            return None
+
+        try:
+            outcome = await eventually(ready_or_exited, within=self.start_timeout, interval=0.1)
+        except AssertionError:
+            raise PrometheusError(
+                "prometheus not ready in time:\n" + self._log_tail(root)) from None
+        if outcome == "exited":
+            self._process = None
+            return False
+        return True
 
     async def stop(self) -> None:
         process, self._process = self._process, None
@@ -153,26 +156,22 @@ class PrometheusServer:
             self._dir = None
 
     async def query(self, promql: str) -> list[dict[str, Any]]:
-        """The `data.result` of an instant query (for a vector: [{"metric": {}, "value": [t, "v"]}])."""
+        """The `data.result` of an instant query (a vector: [{"metric": {}, "value": [t, "v"]}])."""
         async with self._http().get(f"{self.url}/api/v1/query", params={"query": promql}) as resp:
             body = await resp.json()
         if body.get("status") != "success":
             raise PrometheusError(f"query {promql!r} failed: {body}")
         return body["data"]["result"]
 
-    async def wait_for(self, promql: str, predicate: Callable[[list[dict[str, Any]]], bool],
-                       timeout: float = 15.0, interval: float = 0.25) -> list[dict[str, Any]]:
-        """Query until `predicate(result)` holds; returns that result or raises TimeoutError."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        result: list[dict[str, Any]] = []
-        while True:
+    async def wait_for(self, promql: str, predicate: Callable[[list[dict[str, Any]]], bool], *,
+                       within: float = 15.0, interval: float = 0.25) -> list[dict[str, Any]]:
+        """Query until `predicate(result)` holds; returns that result (AssertionError if never)."""
+        async def holds() -> list[dict[str, Any]]:
             result = await self.query(promql)
-            if predicate(result):
-                return result
-            if loop.time() >= deadline:
-                raise TimeoutError(f"{promql!r}: condition not met in {timeout}s; last {result}")
-            await asyncio.sleep(interval)
+            assert predicate(result), result
+            return result
+
+        return await eventually(holds, within=within, interval=interval, what=repr(promql))
 
     async def targets_health(self) -> list[dict[str, Any]]:
         """The active targets as Prometheus sees them (health, lastError), for diagnostics."""

@@ -32,9 +32,9 @@ def parse(raw: bytes) -> RawResponse:
     return RawResponse(status, headers, body)
 
 
-async def read_response(reader: asyncio.StreamReader, timeout: float = 10.0) -> RawResponse:
-    """One response (Content-Length framed, or up to EOF)."""
-    async with asyncio.timeout(timeout):
+async def read_response(reader: asyncio.StreamReader, within: float = 10.0) -> RawResponse:
+    """One response (Content-Length framed, or up to EOF), read within `within` seconds."""
+    async with asyncio.timeout(within):
         head = await reader.readuntil(b"\r\n\r\n")
         response = parse(head)
         if "content-length" in response.headers:
@@ -44,21 +44,21 @@ async def read_response(reader: asyncio.StreamReader, timeout: float = 10.0) -> 
     return response
 
 
-async def exchange(port: int, data: bytes, timeout: float = 10.0) -> RawResponse:
+async def exchange(port: int, data: bytes, within: float = 10.0) -> RawResponse:
     """Send `data` on a new connection and read one response."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(data)
         await writer.drain()
-        return await read_response(reader, timeout)
+        return await read_response(reader, within)
     finally:
         writer.close()
 
 
-async def closed_within(reader: asyncio.StreamReader, timeout: float) -> bytes | None:
+async def closed_within(reader: asyncio.StreamReader, within: float) -> bytes | None:
     """What the server sent before closing the connection, or None if it stayed open."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             return await reader.read()
     except TimeoutError:
         return None

@@ -25,6 +25,7 @@ from bedrock_gateway.protocols.anthropic_messages import (
     to_converse_kwargs,
 )
 from bedrock_gateway.conversation.capabilities import capabilities_for
+from tests.support.golden_json import decode_bytes, encode_bytes
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "anthropic"
 
@@ -33,24 +34,6 @@ def cases(kind: str) -> list[Path]:
     return sorted((FIXTURES / kind).glob("*.json"))
 
 
-def encode(value):
-    if isinstance(value, bytes):
-        return {"$bytes_b64": base64.b64encode(value).decode()}
-    if isinstance(value, dict):
-        return {k: encode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [encode(v) for v in value]
-    return value
-
-
-def decode(value):
-    if isinstance(value, dict):
-        if set(value) == {"$bytes_b64"}:
-            return base64.b64decode(value["$bytes_b64"])
-        return {k: decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    return value
 
 
 @pytest.mark.parametrize("path", cases("request"), ids=lambda p: p.stem)
@@ -71,13 +54,13 @@ def test_request_fixture(path: Path) -> None:
     req = parse_messages_request(case["request"])
     kwargs = to_converse_kwargs(req, model_id=model_id, caps=capabilities_for(model_id),
                                 fetched_images=fetched)
-    assert encode(kwargs) == case["expected_kwargs"]
+    assert encode_bytes(kwargs) == case["expected_kwargs"]
 
 
 @pytest.mark.parametrize("path", cases("response"), ids=lambda p: p.stem)
 def test_response_fixture(path: Path) -> None:
     case = json.loads(path.read_text())
-    message = from_converse_response(decode(case["response"]), model="m",
+    message = from_converse_response(decode_bytes(case["response"]), model="m",
                                      message_id="msg_test")
     assert message == case["expected"]
 
@@ -86,7 +69,7 @@ def test_response_fixture(path: Path) -> None:
 def test_stream_fixture(path: Path) -> None:
     case = json.loads(path.read_text())
     translator = ConverseStreamTranslator(model="m", message_id="msg_test")
-    events = [e for event in decode(case["events"]) for e in translator.feed(event)]
+    events = [e for event in decode_bytes(case["events"]) for e in translator.feed(event)]
     events += translator.finish()
     assert events == case["expected_events"]
     assert translator.usage.as_dict() == case["expected_usage"]

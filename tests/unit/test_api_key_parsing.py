@@ -3,6 +3,8 @@ never quotes the text (it may be a key)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bedrock_gateway.auth import MIN_API_KEY_LENGTH, KeyFormatError, keys_from_text
@@ -46,5 +48,5 @@ def test_anything_else_is_a_failure_that_names_the_source_not_the_text(text):
 
 
 def test_minimum_length_is_documented():
-    readme = open("README.md").read()
+    readme = Path("README.md").read_text()
     assert f"at least {MIN_API_KEY_LENGTH} characters" in readme

@@ -189,7 +189,8 @@ class Script:
     """A fetch function that answers from a script: per round, per region, a listing or an error."""
 
     def __init__(self, rounds: list[dict[str, object]]) -> None:
-        self.rounds, self.round, self.calls = rounds, 0, []
+        self.rounds, self.round = rounds, 0
+        self.calls: list[tuple[int, str]] = []
 
     async def __call__(self, region: str) -> RegionListing:
         self.calls.append((self.round, region))

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -12,19 +11,11 @@ import orjson
 import pytest
 
 from bedrock_gateway.protocols.openai_chat.chat_response import from_converse_response
+from tests.support.golden_json import decode_bytes
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "chat_response"
 CASES = sorted(FIXTURES.glob("*.json"))
 
-
-def decode_bytes(value):
-    if isinstance(value, dict):
-        if set(value) == {"$bytes_b64"}:
-            return base64.b64decode(value["$bytes_b64"])
-        return {k: decode_bytes(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode_bytes(v) for v in value]
-    return value
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])

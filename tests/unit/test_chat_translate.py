@@ -21,6 +21,7 @@ from bedrock_gateway.protocols.openai_chat import parse_chat_request
 from bedrock_gateway.conversation.capabilities import capabilities_for
 from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
 from bedrock_gateway.protocols.openai_chat.chat_plan import plan_chat
+from tests.support.golden_json import encode_bytes
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "chat"
 CASES = sorted(FIXTURES.glob("*.json"))
@@ -40,16 +41,6 @@ def expand(value):
         return [expand(v) for v in value]
     return value
 
-
-def encode_bytes(value):
-    """Converse kwargs -> JSON-comparable form (bytes as {"$bytes_b64"})."""
-    if isinstance(value, bytes):
-        return {"$bytes_b64": base64.b64encode(value).decode()}
-    if isinstance(value, dict):
-        return {k: encode_bytes(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [encode_bytes(v) for v in value]
-    return value
 
 
 def load_case(path: Path) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import aiohttp
@@ -112,7 +111,8 @@ def test_values_after_workload() -> None:
     assert value[("bedrock_gateway_inflight_streams", ())] == 0
     assert value[("bedrock_gateway_tokens_total", (("kind", "cache_read"), ("model", MODEL)))] == 5
     assert value[("bedrock_gateway_bedrock_errors_total", (
-        ("error_code", "throttled"), ("operation", "ConverseStream"), ("region", "us-east-1")))] == 1
+        ("error_code", "throttled"), ("operation", "ConverseStream"),
+        ("region", "us-east-1")))] == 1
     assert value[("bedrock_gateway_bedrock_calls_total", (
         ("operation", "ConverseStream"), ("outcome", "ok"), ("region", "us-west-2")))] == 1
     assert value[("bedrock_gateway_circuit_breaker_state",
@@ -132,7 +132,8 @@ def test_buckets_match_the_contract() -> None:
     f = scrape(m)
 
     def bounds(name: str) -> list[float]:
-        return sorted({float(s.labels["le"]) for s in f[name].samples if s.name.endswith("_bucket")})
+        return sorted({float(s.labels["le"]) for s in f[name].samples
+                       if s.name.endswith("_bucket")})
 
     inf = float("inf")
     assert bounds("bedrock_gateway_request_duration_seconds") == [*DURATION_BUCKETS, inf]
@@ -257,21 +258,6 @@ def test_apps_have_independent_registries() -> None:
     fb = scrape(b)
     assert all(s.value == 0 for s in fb["bedrock_gateway_admission_rejections"].samples
                if s.name.endswith("_total"))
-
-
-def test_tick_cost_micro_measurement() -> None:
-    m = GatewayMetrics("x")
-    timer = m.chunk_timer(None)
-    n = 200_000
-    clock = time.perf_counter
-    start = clock()
-    t = 0.0
-    for _ in range(n):
-        t += 0.01
-        timer.tick(t)
-    elapsed = clock() - start
-    timer.close()
-    print(f"\nChunkTimer.tick: {elapsed / n * 1e9:.0f} ns per call ({n} calls)")
 
 
 async def test_listener_serves_only_metrics() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
 from bedrock_gateway.protocols.openai_responses import ReasoningSealer
 from bedrock_gateway.settings import Settings, SettingsError
 from bedrock_gateway.storage.response_store import MemoryResponseStore
+
+from tests.support.polling import eventually
 
 
 def record(i: int, size: int = 10) -> dict:
@@ -34,9 +35,11 @@ async def test_memory_store_evicts_oldest_by_count_and_bytes() -> None:
 async def test_memory_store_expires_after_ttl() -> None:
     store = MemoryResponseStore(max_items=10, max_bytes=10_000, ttl_s=0.05)
     await store.put(record(1))
-    async with asyncio.timeout(5):
-        while await store.get("resp_1") is not None:
-            await asyncio.sleep(0.02)
+
+    async def expired() -> bool:
+        return await store.get("resp_1") is None
+
+    await eventually(expired, what="the record expired")
     assert len(store) == 0 and store.bytes == 0
 
 

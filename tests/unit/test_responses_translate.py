@@ -14,7 +14,6 @@ status and usage.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 from pathlib import Path
@@ -31,6 +30,7 @@ from bedrock_gateway.protocols.openai_responses import (
 )
 from bedrock_gateway.conversation.capabilities import capabilities_for
 from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
+from tests.support.golden_json import encode_bytes
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 REQUESTS = sorted((FIXTURES / "responses").glob("*.json"))
@@ -48,15 +48,6 @@ def seal_macros(value):
         return [seal_macros(v) for v in value]
     return value
 
-
-def encode_bytes(value):
-    if isinstance(value, bytes):
-        return {"$bytes_b64": base64.b64encode(value).decode()}
-    if isinstance(value, dict):
-        return {k: encode_bytes(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [encode_bytes(v) for v in value]
-    return value
 
 
 def translate_request(case: dict):

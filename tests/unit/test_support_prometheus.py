@@ -23,7 +23,7 @@ async def test_prometheus_scrapes_the_metrics_listener() -> None:
     runner, port = await start_metrics_listener(metrics, "127.0.0.1", 0)
     try:
         async with PrometheusServer([f"127.0.0.1:{port}"]) as prom:
-            result = await prom.wait_for("bedrock_gateway_stream_capacity", bool, timeout=20)
+            result = await prom.wait_for("bedrock_gateway_stream_capacity", bool, within=20)
             assert float(result[0]["value"][1]) == 321
             assert result[0]["metric"]["instance"] == f"127.0.0.1:{port}"
 
@@ -44,6 +44,6 @@ async def test_prometheus_scrapes_the_metrics_listener() -> None:
             metrics.request_finished(route="chat", model=None, status=200, error_code=None,
                                      duration_s=0.5, streaming=True)
             await prom.wait_for("bedrock_gateway_inflight_streams",
-                                lambda r: bool(r) and float(r[0]["value"][1]) == 0, timeout=20)
+                                lambda r: bool(r) and float(r[0]["value"][1]) == 0, within=20)
     finally:
         await runner.cleanup()

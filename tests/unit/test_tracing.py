@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from opentelemetry.sdk.trace import sampling
@@ -54,9 +53,9 @@ async def test_failover_trace_reaches_the_collector(receiver: OtlpReceiver) -> N
         trace_id = tracing.trace_id(server)
     assert trace_id == TRACE_ID
 
-    spans = await receiver.wait_for_spans(3, timeout=10)
+    spans = await receiver.wait_for_spans(3)
     await tracing.shutdown()
-    by_kind = {}
+    by_kind: dict[str, list[dict]] = {}
     for span in spans:
         by_kind.setdefault(span["kind"], []).append(span)
     (root,) = by_kind["SERVER"]
@@ -231,18 +230,6 @@ async def test_disabled_sends_nothing(receiver: OtlpReceiver) -> None:
     tracing.record_operation("m", 1.0, 1, 1)
     await tracing.shutdown()
     assert receiver.spans == [] and receiver.metric_points == []
-
-
-def test_disabled_cost_micro_measurement() -> None:
-    tracing = Tracing()
-    n = 100_000
-    start = time.perf_counter()
-    for _ in range(n):
-        with tracing.server_span({}, route="chat", method="POST", operation="chat",
-                                 model="m") as span:
-            tracing.set_usage(span, input_tokens=1, output_tokens=1)
-    elapsed = time.perf_counter() - start
-    print(f"\ndisabled server_span + set_usage: {elapsed / n * 1e9:.0f} ns per request")
 
 
 def test_config_reading() -> None:
