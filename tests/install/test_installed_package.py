@@ -37,7 +37,8 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
                             timeout=800, check=False)
-    assert result.returncode == 0, f"{' '.join(args)}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    output = f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"{' '.join(args)}:\n{output}"
     return result
 
 
@@ -83,7 +84,8 @@ async def test_installed_gateway_serves_the_e2e_basics(installed: Path, emulator
     env = {**os.environ, "API_KEY": TEST_KEY, "PORT": str(port), "METRICS_PORT": "0",
            "DRAIN_DELAY_SECONDS": "0", "ACCESS_LOG": "off", "DEFAULT_MODEL": HAIKU}
     env.pop("PYTHONPATH", None)
-    proc = subprocess.Popen([str(installed / "bin/bedrock-gateway"), "--host", "127.0.0.1"],
+    # A plain Popen: the gateway runs for the whole test and is waited for in a thread.
+    proc = subprocess.Popen([str(installed / "bin/bedrock-gateway"), "--host", "127.0.0.1"],  # noqa: ASYNC220
                             env=env, cwd=installed, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -97,7 +99,8 @@ async def test_installed_gateway_serves_the_e2e_basics(installed: Path, emulator
                 model=HAIKU, messages=[{"role": "user", "content": "hello"}])
             assert reply.choices[0].message.content and reply.choices[0].finish_reason == "stop"
             stream = await client.chat.completions.create(
-                model=HAIKU, stream=True, messages=[{"role": "user", "content": "count [[emu chunks=5]]"}])
+                model=HAIKU, stream=True,
+                messages=[{"role": "user", "content": "count [[emu chunks=5]]"}])
             chunks = [c async for c in stream]
             assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
             assert chunks[-1].choices[0].finish_reason == "stop"
@@ -128,8 +131,8 @@ def test_the_e2e_suite_drives_the_installed_copy(installed: Path):
     if not os.environ.get(INSTALLED_PYTHON_ENV):
         pytest.skip(f"{INSTALLED_PYTHON_ENV} is set by `make test`; plain pytest uses the checkout")
     assert Path(gateway_python()).parents[1] == installed
-    where = _run([gateway_python(), "-c", "import bedrock_gateway; print(bedrock_gateway.__file__)"],
-                 cwd=installed).stdout.strip()
+    probe = "import bedrock_gateway; print(bedrock_gateway.__file__)"
+    where = _run([gateway_python(), "-c", probe], cwd=installed).stdout.strip()
     package = Path(where).parent
     assert package.is_relative_to(installed) and "site-packages" in package.parts, package
     source = Path(bedrock_gateway.__file__).parent

@@ -52,11 +52,6 @@ class MessagesPlan:
     message_id: str
     stream: bool
 
-    @property
-    def operation(self) -> str:
-        """Telemetry's name of the non-streamed call."""
-        return "invoke_model" if self.native else "converse"
-
     def stream_translator(self) -> NativeStreamRelay | ConverseStreamTranslator:
         if self.native:
             return NativeStreamRelay()

@@ -22,7 +22,7 @@ from bedrock_gateway.protocols.bedrock_invoke import (
     passed_headers,
 )
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
-from bedrock_gateway.server.app_state import ROUTER, TELEMETRY
+from bedrock_gateway.server.app_state import ROUTER
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import read_json_object_and_bytes
 from bedrock_gateway.server.protocol_writers import EventStreamWriter

@@ -17,7 +17,7 @@ from bedrock_gateway.protocols.openai_chat import ChatRequest, parse_chat_reques
 from bedrock_gateway.protocols.openai_chat.chat_plan import ChatPlan, plan_chat
 from bedrock_gateway.protocols.openai_chat.chat_stream import ChunkTranslator
 from bedrock_gateway.server import content_log
-from bedrock_gateway.server.app_state import ROUTER, SETTINGS, TELEMETRY, TRANSLATE_OPTIONS
+from bedrock_gateway.server.app_state import ROUTER, SETTINGS, TRANSLATE_OPTIONS
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object

@@ -22,7 +22,7 @@ from bedrock_gateway.protocols.openai_embeddings import (
     plan_embeddings,
 )
 from bedrock_gateway.protocols.openai_embeddings.embeddings_plan import Answer
-from bedrock_gateway.server.app_state import ROUTER, SETTINGS, TELEMETRY
+from bedrock_gateway.server.app_state import ROUTER, SETTINGS
 from bedrock_gateway.server.catalog_access import resolve_model
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object

@@ -27,7 +27,7 @@ from bedrock_gateway.protocols.anthropic_messages.anthropic_plan import (
     plan_message,
 )
 from bedrock_gateway.server.anthropic_catalog import resolve_messages_model
-from bedrock_gateway.server.app_state import ROUTER, TELEMETRY
+from bedrock_gateway.server.app_state import ROUTER
 from bedrock_gateway.server.context import RequestContext, request_context
 from bedrock_gateway.server.http import json_response, read_json_object
 from bedrock_gateway.server.protocol_writers import AnthropicSseWriter
@@ -104,7 +104,7 @@ async def _call(request: web.Request, ctx: RequestContext, plan: MessagesPlan,
     observer = request_observer(request)
     if plan.native:
         routed = await router.invoke(plan.kwargs, entry.regions, deadline=deadline,
-                                     observer=observer, operation=plan.operation)
+                                     observer=observer, operation="invoke_model")
         ctx.region, response = routed.region, routed.result
     else:
         routed = await router.converse(plan.kwargs, entry.regions,

@@ -44,7 +44,6 @@ from bedrock_gateway.server.app_state import (
     RESPONSE_STORE,
     ROUTER,
     SETTINGS,
-    TELEMETRY,
     TRANSLATE_OPTIONS,
 )
 from bedrock_gateway.server.request_observer import request_observer
