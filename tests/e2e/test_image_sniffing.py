@@ -17,7 +17,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from tests.conftest import HAIKU, TEST_KEY
+from tests.support.constants import HAIKU, TEST_KEY
 
 SONNET = "claude-sonnet-4-5"  # Anthropic's name: served natively (InvokeModel)
 NOVA = "amazon.nova-lite-v1:0"  # served through Converse

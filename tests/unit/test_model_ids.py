@@ -22,7 +22,7 @@ from bedrock_gateway.conversation.model_ids import (
     strip_geo_prefix,
 )
 from bedrock_gateway.protocols.anthropic_messages import anthropic_names
-from bedrock_gateway.protocols.openai_embeddings.embeddings_bodies import family_for
+from bedrock_gateway.protocols.openai_embeddings.embeddings_request import family_for
 
 SONNET = "anthropic.claude-3-7-sonnet-20250219-v1:0"
 ACCOUNT = "123456789012"

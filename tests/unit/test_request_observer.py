@@ -42,7 +42,7 @@ async def test_observer_ends_every_span_it_started_once() -> None:
             between = time.time_ns()  # the request outlives its stream
             observer.request_finished()
             observer.request_finished()  # a second call ends nothing twice
-        await receiver.wait_for_spans(4, timeout=10)
+        await receiver.wait_for_spans(4)
         await telemetry.tracing.shutdown()
 
     spans = receiver.spans
