@@ -6,7 +6,10 @@ PORT   ?= 8000
 EMULATOR_PORT ?= 4010
 STAMP  := $(VENV)/.installed
 # The gateway as a platform team installs it (`pip install .` on the hashed runtime lock, in a
-# virtualenv of its own): `make test` runs every end-to-end test against this copy.
+# virtualenv of its own): `make test` runs every end-to-end test against this copy, the gateways
+# tests start as processes (its interpreter) and those they run in-process (package-only/ holds
+# just the installed package, first on PYTHONPATH; `pytest`, not `python -m pytest`, so the
+# working directory's checkout does not come first).
 INSTALLED := .venv-installed
 # Where the runbooks (docs/deploy.md) are published: the one base of every alert's runbook_url.
 RUNBOOK_BASE_URL ?= https://github.com/example-org/bedrock-gateway/blob/main/docs/deploy.md
@@ -36,6 +39,8 @@ installed: ## .venv-installed: `pip install .` on requirements/lock.txt in its o
 	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt
 	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check .
 	$(INSTALLED)/bin/python -m pip check
+	rm -rf $(INSTALLED)/package-only && mkdir -p $(INSTALLED)/package-only
+	ln -s "$$($(INSTALLED)/bin/python -I -c 'import bedrock_gateway, os; print(os.path.dirname(bedrock_gateway.__file__))')" $(INSTALLED)/package-only/bedrock_gateway
 
 tools: ## install the test tools (promtool and chromium with apt-get; says what it installs)
 	bash scripts/install-tools.sh
@@ -56,7 +61,8 @@ lint: venv ## import-linter contracts, ruff (every Python tree), mypy (the packa
 
 test: venv tools installed lint ## the whole test suite (what CI runs): lint, then e2e against the pip-installed gateway
 	$(BIN)/python -m pip check
-	BEDROCK_GATEWAY_TEST_PYTHON=$(CURDIR)/$(INSTALLED)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider
+	BEDROCK_GATEWAY_TEST_PYTHON=$(CURDIR)/$(INSTALLED)/bin/python \
+	PYTHONPATH=$(CURDIR)/$(INSTALLED)/package-only:$(CURDIR) $(BIN)/pytest -q -p no:cacheprovider
 
 test-fast: venv ## the unit tests only
 	$(BIN)/python -m pytest -q -x tests/unit

@@ -12,7 +12,7 @@ import yaml
 
 from bedrock_gateway.keys.model import mint, parse_spec
 from tests.support.constants import HAIKU, TEST_KEY
-from tests.support.interpreter import gateway_python
+from tests.support.interpreter import gateway_command
 from tests.support.keys_admin import (
     ADMIN_KEY,
     call,
@@ -263,7 +263,7 @@ async def test_usd_budget_from_the_price_table(make_gateway, tmp_path):
 
 async def _cli(root: str, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        gateway_python(), "-m", "bedrock_gateway.keys", "--url", root, *args,
+        *gateway_command(module="bedrock_gateway.keys"), "--url", root, *args,
         env={**os.environ, "ADMIN_API_KEY": ADMIN_KEY},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()

@@ -24,7 +24,7 @@ from openai import AsyncOpenAI
 import bedrock_gateway
 from tests.support.constants import HAIKU, TEST_KEY
 from tests.support.local_http import free_port, wait_ready
-from tests.support.interpreter import INSTALLED_PYTHON_ENV, gateway_python
+from tests.support.interpreter import INSTALLED_PYTHON_ENV, gateway_command, gateway_python
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE_JSON_MODEL = "openai.gpt-oss-120b-1:0"
@@ -126,17 +126,23 @@ async def test_installed_gateway_serves_the_e2e_basics(installed: Path, emulator
 
 
 def test_the_e2e_suite_drives_the_installed_copy(installed: Path):
-    """Under `make test`, the interpreter every e2e test starts the gateway with is the installed
-    virtualenv's, and its package files are byte for byte this checkout's (never a stale copy)."""
+    """Under `make test`, every gateway the e2e tests run is the installed copy: the ones in this
+    process (the package is imported from the installed virtualenv, not this checkout) and the
+    ones started as processes (the installed interpreter, from this checkout's directory, still
+    imports its own copy); and that copy is byte for byte this checkout's code."""
     if not os.environ.get(INSTALLED_PYTHON_ENV):
         pytest.skip(f"{INSTALLED_PYTHON_ENV} is set by `make test`; plain pytest uses the checkout")
+    site = installed.resolve()
     assert Path(gateway_python()).parents[1] == installed
+    in_process = Path(bedrock_gateway.__file__).resolve().parent
+    assert in_process.is_relative_to(site) and "site-packages" in in_process.parts, in_process
     probe = "import bedrock_gateway; print(bedrock_gateway.__file__)"
-    where = _run([gateway_python(), "-c", probe], cwd=installed).stdout.strip()
-    package = Path(where).parent
-    assert package.is_relative_to(installed) and "site-packages" in package.parts, package
-    source = Path(bedrock_gateway.__file__).parent
-    checkout = {p.relative_to(source): p.read_bytes() for p in source.rglob("*.py")}
-    copy = {p.relative_to(package): p.read_bytes() for p in package.rglob("*.py")}
+    command = gateway_command(module="bedrock_gateway")[:-2]  # the interpreter and its flags
+    where = subprocess.run([*command, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert Path(where).resolve().parent == in_process, where
+    checkout = {p.relative_to(ROOT / "bedrock_gateway"): p.read_bytes()
+                for p in (ROOT / "bedrock_gateway").rglob("*.py")}
+    copy = {p.relative_to(in_process): p.read_bytes() for p in in_process.rglob("*.py")}
     assert copy == checkout, sorted(set(copy) ^ set(checkout)) or [
         str(k) for k in checkout if copy.get(k) != checkout[k]]

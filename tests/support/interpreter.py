@@ -1,9 +1,11 @@
 """Which Python runs the gateway in tests.
 
 `make test` builds `.venv-installed` the way a platform team installs the gateway (a fresh
-virtualenv, the hashed runtime lock, then `pip install .`, then `pip check`) and points
-BEDROCK_GATEWAY_TEST_PYTHON at it, so every end-to-end test drives the *installed* package,
-not this checkout. Run pytest directly and the checkout's own interpreter is used instead.
+virtualenv, the hashed runtime lock, then `pip install .`, then `pip check`), points
+BEDROCK_GATEWAY_TEST_PYTHON at its interpreter for the gateways tests start as processes, and
+puts the installed package first on PYTHONPATH for the gateways tests run in their own process:
+every end-to-end test drives the *installed* package, not this checkout. Run pytest directly and
+the checkout is used instead.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ def gateway_python() -> str:
     return os.environ.get(INSTALLED_PYTHON_ENV) or sys.executable
 
 
-def gateway_command(*args: str) -> list[str]:
-    """`python -m bedrock_gateway ARGS` with the interpreter the suite was told to use."""
-    return [gateway_python(), "-m", "bedrock_gateway", *args]
+def gateway_command(*args: str, module: str = "bedrock_gateway") -> list[str]:
+    """`python -P -m bedrock_gateway ARGS` with the interpreter the suite was told to use (-P: the
+    working directory, this checkout, is not put on sys.path ahead of the installed package)."""
+    return [gateway_python(), "-P", "-m", module, *args]

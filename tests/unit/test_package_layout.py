@@ -7,10 +7,9 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-import bedrock_gateway
 
-PACKAGE = Path(bedrock_gateway.__file__).parent
-ROOT = PACKAGE.parent
+ROOT = Path(__file__).resolve().parents[2]  # this checkout, whichever copy is imported
+PACKAGE = ROOT / "bedrock_gateway"
 SHARED_NAMES = {"__init__.py", "__main__.py"}
 
 

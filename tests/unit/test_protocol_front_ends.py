@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import bedrock_gateway
 
-PACKAGE = Path(bedrock_gateway.__file__).parent
+PACKAGE = Path(__file__).resolve().parents[2] / "bedrock_gateway"  # this checkout
 SHARED_CORE = ["server/stream_pump.py", "bedrock/router.py"]
 # What is particular to one protocol: its translation, its stream framing.
 PROTOCOL_SPECIFIC = ("bedrock_gateway.protocols", "bedrock_gateway.conversation",
