@@ -22,8 +22,8 @@ import pytest
 from openai import AsyncOpenAI
 
 import bedrock_gateway
-from tests.conftest import HAIKU, TEST_KEY
-from tests.e2e.test_graceful_shutdown import free_port, wait_ready
+from tests.support.constants import HAIKU, TEST_KEY
+from tests.support.local_http import free_port, wait_ready
 from tests.support.interpreter import INSTALLED_PYTHON_ENV, gateway_python
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +88,7 @@ async def test_installed_gateway_serves_the_e2e_basics(installed: Path, emulator
                             stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        await wait_ready(f"{base}/ready", timeout=60)
+        await wait_ready(f"{base}/ready", within=60)
         async with AsyncOpenAI(base_url=f"{base}/api/v1", api_key=TEST_KEY,
                                max_retries=0, timeout=30) as client:
             models = {m.id for m in (await client.models.list()).data}
