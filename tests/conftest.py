@@ -19,7 +19,6 @@ import pytest
 from aiohttp import web
 from openai import AsyncOpenAI
 
-from tests.support.constants import HAIKU, TEST_KEY  # noqa: F401 - tests/install imports them here
 from tests.support.emulator_admin import EmulatorAdmin
 from tests.support.inprocess_gateway import Gateway, gateway_settings, start_gateway_app
 from tests.support.local_http import serve_images
