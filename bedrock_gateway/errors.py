@@ -6,7 +6,9 @@ for errors after a stream began) turns them into OpenAI's error body. Nothing el
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 class GatewayError(Exception):
@@ -151,7 +153,7 @@ class ErrorSpec:
 # Bedrock error codes, before the stream (PascalCase, from x-amzn-ErrorType) and inside a
 # ConverseStream (lowerCamel exception members). Keys are normalised to lower case.
 # Bedrock's own 500 is reported as 502: a 500 from us would mean our bug, not Bedrock's.
-_BEDROCK_ERRORS: dict[str, ErrorSpec] = {
+BEDROCK_ERRORS: Mapping[str, ErrorSpec] = MappingProxyType({
     "validationexception": ErrorSpec(400, "invalid_request_error", "invalid_request", False, True),
     # Bedrock's AccessDenied text names the account and the gateway's role ARN: not for clients.
     "accessdeniedexception": ErrorSpec(403, "permission_error", "access_denied", False, False),
@@ -168,7 +170,7 @@ _BEDROCK_ERRORS: dict[str, ErrorSpec] = {
     "modelstreamerrorexception": ErrorSpec(424, "api_error", "model_stream_error", False, True),
     "internalserverexception": ErrorSpec(502, "api_error", "bedrock_internal_error", True, False),
     "serviceunavailableexception": ErrorSpec(503, "api_error", "bedrock_unavailable", True, False),
-}
+})
 
 _GENERIC_MESSAGES = {
     403: "Amazon Bedrock denied the gateway access to this model (the operator can check the "
@@ -185,7 +187,7 @@ BEDROCK_RETRY_AFTER_SECONDS = 1.0
 
 def from_bedrock_code(code: str, message: str | None) -> GatewayError:
     """The gateway error for a Bedrock error code (either casing) and Bedrock's message."""
-    spec = _BEDROCK_ERRORS.get(code.lower())
+    spec = BEDROCK_ERRORS.get(code.lower())
     if spec is None:
         return UpstreamError(f"Amazon Bedrock returned an error ({code}).", code="upstream_error")
     text = message if (spec.pass_message and message) else _GENERIC_MESSAGES.get(
@@ -199,11 +201,6 @@ def from_bedrock_code(code: str, message: str | None) -> GatewayError:
         retry_after=BEDROCK_RETRY_AFTER_SECONDS if spec.status == 429 else None,
         retryable=spec.retryable,
     )
-
-
-def known_bedrock_codes() -> list[str]:
-    """Every Bedrock code in the table (for tests that walk the whole table)."""
-    return sorted(_BEDROCK_ERRORS)
 
 
 # -- Rendering for other client protocols ------------------------------------------------------

@@ -269,7 +269,7 @@ def _error_codes() -> set[str]:
     for value in vars(errors).values():
         if isinstance(value, type) and issubclass(value, errors.GatewayError) and value.code:
             codes.add(value.code)
-    for code in errors.known_bedrock_codes():
+    for code in sorted(errors.BEDROCK_ERRORS):
         code_name = errors.from_bedrock_code(code, None).code
         assert code_name is not None, code
         codes.add(code_name)

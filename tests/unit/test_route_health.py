@@ -12,7 +12,7 @@ from bedrock_gateway.bedrock.route_health import (
     HealthTable,
     verdict,
 )
-from bedrock_gateway.errors import known_bedrock_codes
+from bedrock_gateway.errors import BEDROCK_ERRORS
 
 A, B, C = "us-east-1", "us-west-2", "eu-west-1"
 HAIKU, SONNET = "anthropic.haiku", "anthropic.sonnet"
@@ -65,7 +65,7 @@ def test_only_region_faults_count(code, expected):
 def test_every_bedrock_code_has_a_deliberate_verdict():
     from bedrock_gateway.errors import from_bedrock_code
 
-    faults = {c for c in known_bedrock_codes()
+    faults = {c for c in sorted(BEDROCK_ERRORS)
               if verdict(from_bedrock_code(c, None).code) == FAULT}
     assert faults == {"internalserverexception", "serviceunavailableexception"}
 
