@@ -37,6 +37,7 @@ venv: $(STAMP) ## the virtualenv .venv from requirements/dev-lock.txt (hashed), 
 installed: ## .venv-installed: `pip install .` on requirements/lock.txt in its own venv, then pip check
 	test -x $(INSTALLED)/bin/python || $(PYTHON) -m venv $(INSTALLED)
 	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt
+	rm -rf build  # setuptools' build/lib would carry modules deleted since into the wheel
 	$(INSTALLED)/bin/python -m pip install --quiet --disable-pip-version-check .
 	$(INSTALLED)/bin/python -m pip check
 	rm -rf $(INSTALLED)/package-only && mkdir -p $(INSTALLED)/package-only

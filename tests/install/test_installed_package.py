@@ -24,7 +24,7 @@ from openai import AsyncOpenAI
 import bedrock_gateway
 from tests.support.constants import HAIKU, TEST_KEY
 from tests.support.local_http import free_port, wait_ready
-from tests.support.interpreter import INSTALLED_PYTHON_ENV, gateway_command, gateway_python
+from tests.support.interpreter import INSTALLED_PYTHON_ENV, gateway_interpreter, gateway_python
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE_JSON_MODEL = "openai.gpt-oss-120b-1:0"
@@ -137,9 +137,8 @@ def test_the_e2e_suite_drives_the_installed_copy(installed: Path):
     in_process = Path(bedrock_gateway.__file__).resolve().parent
     assert in_process.is_relative_to(site) and "site-packages" in in_process.parts, in_process
     probe = "import bedrock_gateway; print(bedrock_gateway.__file__)"
-    command = gateway_command(module="bedrock_gateway")[:-2]  # the interpreter and its flags
-    where = subprocess.run([*command, "-c", probe], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.strip()
+    where = subprocess.run([*gateway_interpreter(), "-c", probe], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.strip()
     assert Path(where).resolve().parent == in_process, where
     checkout = {p.relative_to(ROOT / "bedrock_gateway"): p.read_bytes()
                 for p in (ROOT / "bedrock_gateway").rglob("*.py")}

@@ -21,7 +21,12 @@ def gateway_python() -> str:
     return os.environ.get(INSTALLED_PYTHON_ENV) or sys.executable
 
 
+def gateway_interpreter() -> list[str]:
+    """The interpreter the suite was told to use, with -P: the working directory (this checkout)
+    is not put on sys.path ahead of the installed package."""
+    return [gateway_python(), "-P"]
+
+
 def gateway_command(*args: str, module: str = "bedrock_gateway") -> list[str]:
-    """`python -P -m bedrock_gateway ARGS` with the interpreter the suite was told to use (-P: the
-    working directory, this checkout, is not put on sys.path ahead of the installed package)."""
-    return [gateway_python(), "-P", "-m", module, *args]
+    """`python -P -m bedrock_gateway ARGS` (or another of the package's modules)."""
+    return [*gateway_interpreter(), "-m", module, *args]
