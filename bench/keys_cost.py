@@ -1,17 +1,23 @@
 """The cost of virtual-key enforcement: the same requests with a static key (no checks), a
 virtual key in the embedded store, and a virtual key in Redis on loopback (one Lua script per
-request to reserve, one to settle). Three fresh gateway processes, measured in interleaved rounds
-(static, embedded, redis, then the reverse) so no mode always runs first:
+request to reserve, one to settle). Four fresh gateway processes: the three modes, and a second
+static-key gateway, the control, whose difference from the first is the noise floor of the
+method (two identical processes, measured the same way).
 
-- added latency: non-stream p50 / p99 at concurrency 1, each mode minus static;
+- added latency: non-stream p50 / p99 at concurrency 1, each mode minus static. The requests are
+  interleaved one by one (static, control, embedded, redis, the order rotating every round), so
+  every mode sees the same moments of the machine; rounds of hundreds of requests per mode let
+  a slow minute of a shared 2-core VM land on one mode only (that gave the embedded store a
+  -1.4 ms "added" p50 once);
 - added CPU: gateway CPU-seconds per 1,000 streams at concurrency 50 (gateway process only;
-  Redis's own CPU is reported beside it);
+  Redis's own CPU is reported beside it), in rounds that alternate the order;
 - in-process: the limiter's reserve + settle alone (µs of wall time and of CPU per request).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -28,7 +34,7 @@ from bench.plan import NO_PACING, prompt
 from bench.procs import API_KEY, Child, free_port, start_gateway, wait_ready
 
 ADMIN_KEY = "bench-admin-0123456789abcdef"
-MODES = ("static", "embedded", "redis")
+MODES = ("static", "control", "embedded", "redis")
 # Limits high enough never to refuse, so every check runs in full.
 LIMITS = {"rpm": 10**9, "tpm": 10**12, "max_streams": 10**6}
 BUDGET = {"tokens_per_day": 10**12, "tokens_per_month": 10**12}
@@ -112,7 +118,7 @@ async def keys_cost(bench) -> None:
     plan = bench.plan
     redis, redis_url = start_redis(bench.out)
     bench.children.append(redis)
-    envs = {"static": {},
+    envs = {"static": {}, "control": {},
             "embedded": {"ADMIN_API_KEY": ADMIN_KEY},
             "redis": {"ADMIN_API_KEY": ADMIN_KEY, "REDIS_URL": redis_url}}
     gateways = {}
@@ -125,27 +131,32 @@ async def keys_cost(bench) -> None:
         keys = {}
         for mode, (child, url) in gateways.items():
             wait_ready(child, url + "/ready")
-            keys[mode] = API_KEY if mode == "static" else create_key(url)
+            keys[mode] = API_KEY if mode in ("static", "control") else create_key(url)
         latencies: dict[str, list[float]] = {m: [] for m in MODES}
         cpu: dict[str, list[float]] = {m: [] for m in MODES}
         errors = 0
         redis_cpu_before = redis.cpu_seconds()
-        rounds = 2 if plan.nonstream < 100 else 4
-        for rnd in range(rounds):
-            order = MODES if rnd % 2 == 0 else tuple(reversed(MODES))
-            for mode in order:
-                child, url = gateways[mode]
-                async with GatewayClient(url, keys[mode]) as client:
-                    if rnd == 0:
-                        await closed_loop(lambda i: client.chat(prompt(i) + NO_PACING),
-                                          plan.warmup, 4, 30)
-                    results, _ = await closed_loop(
-                        lambda i: client.chat(prompt(i) + NO_PACING), plan.nonstream, 1,
-                        plan.phase_timeout)
-                    latencies[mode] += [r.latency for r in results if r.ok]
-                    errors += sum(1 for r in results if not r.ok)
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {mode: await stack.enter_async_context(GatewayClient(url, keys[mode]))
+                       for mode, (_, url) in gateways.items()}
+            for client in clients.values():
+                await closed_loop(lambda i, c=client: c.chat(prompt(i) + NO_PACING),
+                                  plan.warmup, 4, 30)
+            for index in range(plan.keys_nonstream):
+                for turn in range(len(MODES)):
+                    mode = MODES[(index + turn) % len(MODES)]
+                    result = await clients[mode].chat(prompt(index) + NO_PACING)
+                    if result.ok:
+                        latencies[mode].append(result.latency)
+                    else:
+                        errors += 1
+            rounds = 2 if plan.nonstream < 100 else 4
+            for rnd in range(rounds):
+                for mode in (MODES if rnd % 2 == 0 else tuple(reversed(MODES))):
+                    child = gateways[mode][0]
+                    client = clients[mode]
                     before = child.cpu_seconds()
-                    results, _ = await closed_loop(lambda i: client.chat_stream(prompt(i)),
+                    results, _ = await closed_loop(lambda i, c=client: c.chat_stream(prompt(i)),
                                                    plan.telemetry_requests, 50,
                                                    plan.phase_timeout)
                     cpu[mode].append((child.cpu_seconds() - before)

@@ -21,6 +21,7 @@ class Plan:
     stream_c1000: int = 1000  # one wave, gateway only (peak RSS)
     telemetry_pairs: int = 4  # (on, off) pairs, interleaved ABBA
     telemetry_requests: int = 1000
+    keys_nonstream: int = 2500  # per key mode, interleaved request by request
     embed_texts: int = 1000
     embed_reps: int = 5
     failover_baseline: int = 100
@@ -36,7 +37,8 @@ class Plan:
 
 DEFAULT = Plan()
 QUICK = Plan(warmup=10, nonstream=60, stream_c1=15, stream_c50=300, stream_c500=500,
-             stream_c1000=1000, telemetry_pairs=1, telemetry_requests=300, embed_texts=1000,
+             stream_c1000=1000, telemetry_pairs=1, telemetry_requests=300,
+             keys_nonstream=200, embed_texts=1000,
              embed_reps=2, failover_baseline=20, failover_first=5, failover_steady=20,
              failover_pure=8, profile_seconds=5, phase_timeout=60.0)
 

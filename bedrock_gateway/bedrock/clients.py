@@ -18,6 +18,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
 from bedrock_gateway.bedrock.region_slots import RegionSlots
+from bedrock_gateway.bedrock.send_gate import SendGate
 from bedrock_gateway.settings import Settings
 
 
@@ -62,11 +63,13 @@ def new_session() -> AioSession:
 
 
 @asynccontextmanager
-async def open_region_clients(settings: Settings, session: AioSession | None = None):
+async def open_region_clients(settings: Settings, session: AioSession | None = None,
+                              send_gate: SendGate | None = None):
     """Yield {region: RegionClients}; every client is closed when the context exits.
 
     Endpoints are never passed explicitly, so the standard AWS_ENDPOINT_URL_BEDROCK_RUNTIME /
     AWS_ENDPOINT_URL_BEDROCK variables keep working; credentials come from the default chain.
+    Every runtime client's sends wait for the holds of `send_gate` (send_gate.py).
     """
     session = session or new_session()
     async with AsyncExitStack() as stack:
@@ -76,6 +79,9 @@ async def open_region_clients(settings: Settings, session: AioSession | None = N
             runtime = await stack.enter_async_context(
                 session.create_client("bedrock-runtime", region_name=region, config=run_cfg)
             )
+            if send_gate is not None:
+                runtime.meta.events.register("before-send.bedrock-runtime",
+                                             send_gate.before_send)
             control = await stack.enter_async_context(
                 session.create_client("bedrock", region_name=region, config=ctl_cfg)
             )

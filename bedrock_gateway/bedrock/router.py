@@ -17,6 +17,7 @@ from bedrock_gateway.bedrock.call_observer import BedrockOperation, CallObserver
 from bedrock_gateway.bedrock.clients import RegionClients
 from bedrock_gateway.bedrock.region_slots import SlotLease
 from bedrock_gateway.bedrock.route_health import FAULT, Attempt, HealthTable, verdict
+from bedrock_gateway.bedrock.send_gate import SendRefused
 from bedrock_gateway.bedrock.upstream_errors import map_bedrock_exception
 from bedrock_gateway.bedrock.upstream_stream import UpstreamStream
 from bedrock_gateway.errors import (
@@ -199,6 +200,9 @@ class BedrockRouter:
         except (asyncio.CancelledError, GeneratorExit):
             self._health.release(attempt, model)
             raise
+        except SendRefused as refused:  # the request's own check said no: nothing was sent
+            self._health.release(attempt, model)
+            raise refused.error from None
         except BaseException as exc:  # noqa: BLE001 - every upstream failure is mapped
             error = map_bedrock_exception(exc)
             if isinstance(exc, TimeoutError) and loop.time() >= deadline:

@@ -8,6 +8,7 @@ day. `decide` is the one rule; the Redis limiter's Lua script applies the same o
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import defaultdict
@@ -70,7 +71,11 @@ class Usage:
 
 
 class Limiter(Protocol):
-    async def reserve(self, key: VirtualKey, estimate: int, stream: bool) -> Decision: ...
+    remote: bool  # True: a check is a round trip (Redis), worth overlapping with other work
+
+    async def reserve(self, key: VirtualKey, estimate: int, stream: bool,
+                      sent: asyncio.Future | None = None) -> Decision:
+        """`sent`, if given, is resolved once a remote check is on its way."""
 
     async def settle(self, reservation: Reservation, usage: Usage | None) -> None: ...
 
@@ -106,6 +111,8 @@ def new_lease() -> str:
 class MemoryLimiter:
     """Counters in this process: right for one replica (and the demo)."""
 
+    remote = False
+
     def __init__(self, lease_s: float = 600.0) -> None:
         self._lease_s = lease_s
         self._minute = -1
@@ -134,7 +141,8 @@ class MemoryLimiter:
                     del rows[entry]
 
     async def reserve(self, key: VirtualKey, estimate: int, stream: bool,
-                      now: float | None = None) -> Decision:
+                      sent: asyncio.Future | None = None, *, now: float | None = None
+                      ) -> Decision:
         now = time.time() if now is None else now
         windows = Windows.at(now)
         self._roll(windows)

@@ -128,6 +128,8 @@ def _k(key_id: str, what: str) -> str:
 class RedisKeys:
     """The key registry and the limiter over one shared client."""
 
+    remote = True  # a check is a round trip: callers overlap it with their own work
+
     def __init__(self, client: Any, *, timeout_s: float, admin_timeout_s: float,
                  cache_s: float, lease_s: float = 600.0, health: Health | None = None) -> None:
         self._client = client
@@ -205,7 +207,10 @@ class RedisKeys:
 
     # -- limiter -------------------------------------------------------------------------------
 
-    async def reserve(self, key: VirtualKey, estimate: int, stream: bool) -> Decision:
+    async def reserve(self, key: VirtualKey, estimate: int, stream: bool,
+                      sent: asyncio.Future | None = None) -> Decision:
+        """`sent` is resolved once the check is on its way to Redis (the caller may go on
+        preparing the request meanwhile)."""
         now = time.time()
         windows = Windows.at(now)
         kid = key.id
@@ -219,7 +224,8 @@ class RedisKeys:
                   _k(kid, f"usd:{windows.month}")],
             [limits.rpm, limits.tpm, limits.max_streams, budget.tokens_per_day,
                   budget.tokens_per_month, int(budget.usd_per_month * 1_000_000), estimate,
-                  1 if stream else 0, lease or "", now_ms, now_ms + int(self._lease_s * 1000)]))
+                  1 if stream else 0, lease or "", now_ms, now_ms + int(self._lease_s * 1000)],
+            sent))
         if code != 0:
             return Decision(REFUSALS[code - 1], limits, int(requests), int(tokens),
                             windows.reset_s)

@@ -14,6 +14,7 @@ from bedrock_gateway.auth import ApiKeyStore
 from bedrock_gateway.bedrock.catalog import CatalogRefresher
 from bedrock_gateway.bedrock.clients import AioSession
 from bedrock_gateway.bedrock.router import BedrockRouter
+from bedrock_gateway.bedrock.send_gate import SendGate
 from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
 from bedrock_gateway.protocols.openai_responses import ReasoningSealer
 from bedrock_gateway.server.byte_budget import ByteBudget
@@ -27,6 +28,7 @@ from bedrock_gateway.storage.response_store import ResponseStore
 SETTINGS = web.AppKey("settings", Settings)
 KEYSTORE = web.AppKey("keystore", ApiKeyStore)
 ROUTER = web.AppKey("router", BedrockRouter)
+SEND_GATE = web.AppKey("send_gate", SendGate)
 CATALOG = web.AppKey("catalog", CatalogRefresher)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 TELEMETRY = web.AppKey("telemetry", Telemetry)

@@ -27,6 +27,7 @@ from bedrock_gateway.bedrock.clients import (
 from bedrock_gateway.bedrock.route_health import HealthTable
 from bedrock_gateway.bedrock.listing import fetch_region_listing
 from bedrock_gateway.bedrock.router import BedrockRouter
+from bedrock_gateway.bedrock.send_gate import SendGate
 from bedrock_gateway.bedrock.secrets import parameter_api_keys, secret_api_keys
 from bedrock_gateway.protocols.openai_chat.chat_converse import TranslateOptions
 from bedrock_gateway.server import app_state
@@ -163,7 +164,10 @@ def translate_options(settings: Settings, native_structured_output: bool) -> Tra
 
 async def _bedrock_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[app_state.SETTINGS]
-    async with open_region_clients(settings, app[app_state.AWS_SESSION]) as clients:
+    send_gate = SendGate()
+    async with open_region_clients(settings, app[app_state.AWS_SESSION],
+                                   send_gate) as clients:
+        app[app_state.SEND_GATE] = send_gate
         route_health = HealthTable(failure_threshold=settings.breaker_failure_threshold,
                                    cooldown_s=settings.breaker_cooldown_seconds,
                                    throttle_backoff_s=settings.throttle_backoff_seconds)

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -124,7 +125,46 @@ class Ticket:
 
 
 TICKET = web.RequestKey("key_ticket", Ticket)
-NO_TICKET = Ticket(None, None, None, ())
+Check = Callable[[], Awaitable[None]]
+
+
+class PendingCheck:
+    """A remote limit check on its way: concluded once, when its answer is first needed or
+    when the request ends (whichever comes first; a request that ended before the answer
+    settles its reservation when the answer comes)."""
+
+    __slots__ = ("_error", "_names", "_principal", "_request", "_service", "concluded", "task")
+
+    def __init__(self, service: KeyService, request: web.Request, principal: Principal,
+                 names: tuple[str | None, ...], task: asyncio.Task) -> None:
+        self._service = service
+        self._request = request
+        self._principal = principal
+        self._names = names
+        self.task = task
+        self.concluded = False
+        self._error: GatewayError | None = None
+
+    def conclude(self) -> GatewayError | None:
+        if not self.concluded:
+            self.concluded = True
+            outcome = (RateLimiterUnavailableError("The key check was cancelled.")
+                       if self.task.cancelled() else self.task.result())
+            self._error = self._service._conclude(self._request, self._principal, self._names,
+                                                  outcome)
+        return self._error
+
+    async def confirm(self) -> None:
+        """Wait for the answer (the check goes on if the caller is cancelled) and raise the
+        refusal, if any."""
+        if not self.task.done():
+            await asyncio.wait((self.task,))
+        error = self.conclude()
+        if error is not None:
+            raise error
+
+
+PENDING_CHECK = web.RequestKey("pending_key_check", PendingCheck)
 
 
 class KeyService:
@@ -159,42 +199,75 @@ class KeyService:
 
     async def admit(self, request: web.Request, ctx: RequestContext, *,
                     names: tuple[str | None, ...], input_bytes: int | None,
-                    max_output_tokens: int | None, stream: bool) -> Ticket:
+                    max_output_tokens: int | None, stream: bool) -> Check | None:
         """Check the key's model access and limits before the Bedrock call; raises the error
-        to send, else returns the ticket, kept on the request: `finish_request` (the auth
-        middleware, when the handler is done, streams included) settles it."""
+        to send. The ticket is kept on the request: `finish_request` (the auth middleware,
+        when the handler is done, streams included) settles it.
+
+        With a remote limiter (Redis) this returns once the check is on its way, with the
+        `confirm` to await before any Bedrock call is sent (it raises the refusal): the round
+        trip then overlaps the request's preparation. Otherwise it returns None, decided."""
         principal = request.get(PRINCIPAL)
         if principal is None:
-            return NO_TICKET
+            return None
         record = principal.record
         if record is None:
             self._count(principal.key_id, None, "ok")
             request[TICKET] = Ticket(self, principal, None, names)
-            return request[TICKET]
+            return None
         if not record.allows_model(*names):
             self._count(record.id, record.team, "model_not_allowed")
             raise ModelNotAllowedError(
                 f"This key may not use the model '{names[0]}'.", param="model")
         output = 0 if max_output_tokens == 0 else (max_output_tokens or self._default_output)
         estimate = (input_bytes or 0) // 4 + output
+        if not self.limiter.remote:
+            outcome = await self._reserve(record, estimate, stream, None)
+            error = self._conclude(request, principal, names, outcome)
+            if error is not None:
+                raise error
+            return None
+        loop = asyncio.get_running_loop()
+        sent = loop.create_future()
+        check = PendingCheck(self, request, principal, names,
+                             loop.create_task(self._reserve(record, estimate, stream, sent)))
+        request[PENDING_CHECK] = check
+        await asyncio.wait((sent, check.task), return_when=asyncio.FIRST_COMPLETED)
+        if check.task.done():  # answered already (Redis known down: fail-open or closed)
+            await check.confirm()
+            return None
+        return check.confirm
+
+    async def _reserve(self, record: VirtualKey, estimate: int, stream: bool,
+                       sent: asyncio.Future | None) -> Decision | RateLimiterUnavailableError:
         try:
-            decision = await self.limiter.reserve(record, estimate, stream)
-        except RateLimiterUnavailableError:
+            return await self.limiter.reserve(record, estimate, stream, sent)
+        except RateLimiterUnavailableError as unavailable:
+            return unavailable
+
+    def _conclude(self, request: web.Request, principal: Principal,
+                  names: tuple[str | None, ...],
+                  outcome: Decision | RateLimiterUnavailableError) -> GatewayError | None:
+        """The check's answer applied to the request: its ticket and headers, counted once.
+        Returns the error to send, if refused."""
+        record = principal.record
+        assert record is not None
+        if isinstance(outcome, RateLimiterUnavailableError):
             if not self._fail_open:
                 self._count(record.id, record.team, "unavailable")
-                raise
+                return outcome
             self._count(record.id, record.team, "fail_open")
             if self._metrics is not None:
                 self._metrics.fail_open.inc()
             request[TICKET] = Ticket(self, principal, None, names)
-            return request[TICKET]
-        if decision.outcome != "revoked":
-            request[RATE_HEADERS] = rate_headers(decision)
-        self._count(record.id, record.team, decision.outcome)
-        if not decision.allowed:
-            raise refusal(decision, time.time())
-        request[TICKET] = Ticket(self, principal, decision.reservation, names)
-        return request[TICKET]
+            return None
+        if outcome.outcome != "revoked":
+            request[RATE_HEADERS] = rate_headers(outcome)
+        self._count(record.id, record.team, outcome.outcome)
+        if not outcome.allowed:
+            return refusal(outcome, time.time())
+        request[TICKET] = Ticket(self, principal, outcome.reservation, names)
+        return None
 
     def settle(self, principal: Principal, reservation: Reservation | None,
                names: tuple[str | None, ...], ctx: RequestContext) -> None:
@@ -233,7 +306,28 @@ class KeyService:
             self._metrics.outcome(key_id, team, outcome)
 
 
+async def confirm_admission(request: web.Request) -> None:
+    """Wait for the request's limit check if it is still on its way; raise its refusal."""
+    check = request.get(PENDING_CHECK)
+    if check is not None:
+        await check.confirm()
+
+
 def finish_request(request: web.Request, ctx: RequestContext) -> None:
+    check = request.get(PENDING_CHECK)
+    if check is not None and not check.task.done():
+        # Ended before the check answered (nothing was sent to Bedrock): settle its answer.
+        check.task.add_done_callback(lambda _task: _finish_checked(request, ctx, check))
+        return
+    if check is not None:
+        check.conclude()
+    ticket = request.get(TICKET)
+    if ticket is not None:
+        ticket.finish(ctx)
+
+
+def _finish_checked(request: web.Request, ctx: RequestContext, check: PendingCheck) -> None:
+    check.conclude()
     ticket = request.get(TICKET)
     if ticket is not None:
         ticket.finish(ctx)

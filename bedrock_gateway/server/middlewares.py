@@ -21,7 +21,7 @@ from bedrock_gateway.errors import (
 )
 from bedrock_gateway.server.context import request_context
 from bedrock_gateway.server.http import error_protocol, error_response
-from bedrock_gateway.server.key_access import PRINCIPAL, finish_request
+from bedrock_gateway.server.key_access import PRINCIPAL, confirm_admission, finish_request
 from bedrock_gateway.server.app_state import KEY_SERVICE, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,14 @@ async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
             request[PRINCIPAL] = principal
             request_context(request).key_id = principal.key_id
     try:
-        return await handler(request)
+        try:
+            response = await handler(request)
+        except Exception:
+            # A limit check still on its way (Redis) decides first: its refusal is the answer.
+            await confirm_admission(request)
+            raise
+        if not response.prepared:  # (a stream is under way only once its check passed)
+            await confirm_admission(request)
+        return response
     finally:
         finish_request(request, request_context(request))

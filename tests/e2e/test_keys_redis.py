@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.support.constants import HAIKU, TEST_KEY
 from tests.support.gateway_process import GatewayProcess, start_gateway
 from tests.support.keys_admin import ADMIN_KEY, call, chat, create_key, wait_usage
-from tests.support.local_http import free_port, wait_ready
+from tests.support.local_http import free_port, png_bytes, wait_ready
 from tests.support.polling import eventually
 from tests.support.redis_server import redis_server
 
@@ -86,6 +88,97 @@ async def test_concurrent_stream_limit_across_processes(pair, emulator):
         return (await chat(b.root, created["key"], model=HAIKU, stream=True)).status == 200
 
     await eventually(slot_free, what="the stream slot released")
+
+
+async def test_a_refused_request_sends_nothing_and_fetches_nothing(pair, emulator):
+    """The check in Redis runs while the request is prepared; its bytes wait for the answer at
+    the wire. A refusal therefore still reaches neither Bedrock nor an image server, leaves no
+    Bedrock call in the metrics, and opens no breaker however often it happens."""
+    a, _ = pair
+    created = await create_key(a.root, limits={"rpm": 1})
+    assert (await chat(a.root, created["key"], model=HAIKU)).status == 200
+    fetched: list[str] = []
+
+    async def image(request: web.Request) -> web.Response:
+        fetched.append(request.path)
+        return web.Response(body=png_bytes(), content_type="image/png")
+
+    images = web.Application()
+    images.router.add_get("/cat.png", image)
+    runner = web.AppRunner(images)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        image_url = f"http://127.0.0.1:{runner.addresses[0][1]}/cat.png"
+        calls_before = (await emulator.stats())["requests_total"]
+        bedrock_before = await a.metric("bedrock_gateway_bedrock_calls_total")
+        text = {"type": "text", "text": "what is this?"}
+        with_image = [text, {"type": "image_url", "image_url": {"url": image_url}}]
+        # More refusals than any breaker threshold; stream or not, image or not.
+        for stream, content in [(s, c) for s in (False, True) for c in ([text], with_image)] * 3:
+            body = {"model": HAIKU, "stream": stream,
+                    "messages": [{"role": "user", "content": content}]}
+            async with aiohttp.ClientSession() as session, session.post(
+                    f"{a.root}/v1/chat/completions", json=body,
+                    headers={"Authorization": f"Bearer {created['key']}"}) as reply:
+                answer = await reply.json()
+                assert reply.status == 429, answer
+                assert answer["error"]["code"] == "rate_limit_exceeded"
+                assert reply.headers["x-ratelimit-remaining-requests"] == "0"
+        assert fetched == []
+        assert (await emulator.stats())["requests_total"] == calls_before
+        assert await a.metric("bedrock_gateway_bedrock_calls_total") == bedrock_before
+        assert await a.metric("bedrock_gateway_circuit_breaker_state") == 0  # all closed
+        # Another key on the same routes is served at once.
+        other = await create_key(a.root)
+        assert (await chat(a.root, other["key"], model=HAIKU)).status == 200
+    finally:
+        await runner.cleanup()
+
+
+# One request of every protocol that calls Bedrock: (path, body, headers).
+_PROTOCOLS = [
+    ("/v1/chat/completions", {"model": HAIKU, "messages": [{"role": "user", "content": "hi"}]},
+     {}),
+    ("/v1/chat/completions", {"model": HAIKU, "stream": True,
+                              "messages": [{"role": "user", "content": "hi"}]}, {}),
+    ("/v1/responses", {"model": HAIKU, "input": "hi", "store": False}, {}),
+    ("/v1/messages", {"model": HAIKU, "max_tokens": 50,
+                      "messages": [{"role": "user", "content": "hi"}]},
+     {"anthropic-version": "2023-06-01"}),
+    ("/v1/messages", {"model": HAIKU, "max_tokens": 50, "stream": True,
+                      "messages": [{"role": "user", "content": "hi"}]},
+     {"anthropic-version": "2023-06-01"}),
+    ("/v1/messages/count_tokens", {"model": HAIKU,
+                                   "messages": [{"role": "user", "content": "hi"}]},
+     {"anthropic-version": "2023-06-01"}),
+    ("/v1/embeddings", {"model": "amazon.titan-embed-text-v2:0", "input": "hi"}, {}),
+    (f"/bedrock/model/{HAIKU}/invoke", {"anthropic_version": "bedrock-2023-05-31",
+                                       "max_tokens": 50,
+                                       "messages": [{"role": "user", "content": "hi"}]}, {}),
+]
+
+
+async def test_every_protocol_waits_for_the_check_before_bedrock(pair, emulator):
+    """With the check in flight while the request is prepared, every front-end is served when
+    the key is within its limits, and sends nothing to Bedrock when it is not."""
+    a, _ = pair
+    created = await create_key(a.root, limits={"rpm": len(_PROTOCOLS)})
+    async with aiohttp.ClientSession() as session:
+        async def send(path: str, body: dict, headers: dict) -> tuple[int, dict, str]:
+            async with session.post(f"{a.root}{path}", json=body, headers={
+                    "Authorization": f"Bearer {created['key']}", **headers}) as reply:
+                return reply.status, dict(reply.headers), await reply.text()
+
+        for path, body, headers in _PROTOCOLS:
+            status, _, text = await send(path, body, headers)
+            assert status == 200, (path, text)
+        calls_before = (await emulator.stats())["requests_total"]
+        for path, body, headers in _PROTOCOLS:
+            status, reply_headers, text = await send(path, body, headers)
+            assert status == 429, (path, text)
+            assert "requests-per-minute" in text and reply_headers["Retry-After"], (path, text)
+        assert (await emulator.stats())["requests_total"] == calls_before
 
 
 async def test_revocation_seen_by_both_processes(pair, emulator):

@@ -21,10 +21,12 @@ from bedrock_gateway.server.app_state import (
     IMAGE_FETCHER,
     KEY_SERVICE,
     LIFECYCLE,
+    SEND_GATE,
     SETTINGS,
 )
 from bedrock_gateway.server.context import RequestContext
 from bedrock_gateway.server.image_fetch import ImageBatch
+from bedrock_gateway.server.key_access import confirm_admission
 from bedrock_gateway.server.limits import request_holdings
 from bedrock_gateway.server.request_observer import request_observer
 from bedrock_gateway.server.stream_pump import ChunkSource, StreamWriter, pump_stream
@@ -46,11 +48,22 @@ async def admit_key(request: web.Request, ctx: RequestContext, requested: str,
                     entry: CatalogEntry, *, max_output_tokens: int | None, stream: bool,
                     input_bytes: int | None = None) -> None:
     """The key's model access and limits, before any Bedrock call (settled when the request
-    ends). `input_bytes` defaults to the body's length."""
-    await request.app[KEY_SERVICE].admit(
+    ends). `input_bytes` defaults to the body's length.
+
+    A check in Redis is a round trip: it runs while the request is planned and its Bedrock
+    call prepared, and the call's bytes wait for it at the wire (bedrock/send_gate.py). So a
+    refused request still sends nothing; anything else that must wait for the answer (image
+    fetches, content logging) awaits `confirm_admission` first."""
+    app = request.app
+    confirm = await app[KEY_SERVICE].admit(
         request, ctx, names=(requested, entry.id, entry.base_model_id),
         input_bytes=request.content_length if input_bytes is None else input_bytes,
         max_output_tokens=max_output_tokens, stream=stream)
+    if confirm is not None:
+        if app[SETTINGS].log_content:  # the prompt is logged only for an admitted request
+            await confirm()
+        else:
+            app[SEND_GATE].hold(confirm)
 
 
 def call_deadline(app: web.Application) -> float:
@@ -64,6 +77,7 @@ async def fetch_images(request: web.Request,
     request's and the process's limits (count, bytes, concurrency), cancelled with the request."""
     if not urls:
         return {}
+    await confirm_admission(request)  # a refused request fetches nothing
     app = request.app
     settings = app[SETTINGS]
     batch = ImageBatch(app[IMAGE_FETCHER], app[IMAGE_BUDGET], request_holdings(request),
