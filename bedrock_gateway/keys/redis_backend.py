@@ -10,7 +10,8 @@ its token estimate in every window, or nothing. `settle` is one script: the esti
 by the real usage, the stream slot released, the usage by model and day recorded. Both go
 through one ScriptPipeline (redis_batch.py): the checks of one event-loop turn share a round
 trip, and settles ride along with the next one (or leave within 20 ms). Records are
-cached in process for at most `cache_s` (≤ 1 s) for the secret's hash check.
+cached in process for at most `cache_s` (≤ 1 s) for the secret's hash check, refreshed in the
+background while a key is in use.
 
 Every call is bounded by `timeout_s`; a failure raises RateLimiterUnavailableError and is
 reported through `health(operation, ok)`, which also sees every success (the up metric).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -139,6 +141,7 @@ class RedisKeys:
         self._lease_s = lease_s
         self._health = health or (lambda _op, _ok: None)
         self._cache: dict[str, tuple[float, VirtualKey | None]] = {}
+        self._refreshing: dict[str, asyncio.Task] = {}
         self._pipeline = ScriptPipeline(client, post_delay_s=SETTLE_BATCH_SECONDS,
                                         timeout_s=admin_timeout_s)
         self._reserve = self._pipeline.script(_RESERVE)
@@ -167,16 +170,34 @@ class RedisKeys:
     # -- registry ------------------------------------------------------------------------------
 
     async def get(self, key_id: str, allow_stale: bool = False) -> VirtualKey | None:
+        """The record, at most `cache_s` old. One past half that age is served while a fresh
+        copy is read in the background, so a key in steady use never waits for the read."""
         now = time.monotonic()
         cached = self._cache.get(key_id)
-        if cached is not None and now - cached[0] < self._cache_s:
-            return cached[1]
+        if cached is not None:
+            age = now - cached[0]
+            if age < self._cache_s / 2:
+                return cached[1]
+            if age < self._cache_s:
+                if key_id not in self._refreshing:
+                    task = asyncio.get_running_loop().create_task(self._refresh(key_id))
+                    self._refreshing[key_id] = task
+                    task.add_done_callback(lambda _t: self._refreshing.pop(key_id, None))
+                return cached[1]
         try:
-            raw = await self._call("key_lookup", self._client.hget(_k(key_id, "key"), "record"))
+            return await self._read(key_id)
         except RateLimiterUnavailableError:
             if allow_stale and cached is not None:
                 return cached[1]
             raise
+
+    async def _refresh(self, key_id: str) -> None:
+        with contextlib.suppress(RateLimiterUnavailableError):  # reported; the cache ages out
+            await self._read(key_id)
+
+    async def _read(self, key_id: str) -> VirtualKey | None:
+        now = time.monotonic()
+        raw = await self._call("key_lookup", self._client.hget(_k(key_id, "key"), "record"))
         record = _parse(raw)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
