@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Protocol
 
 from bedrock_gateway.keys.model import Budget, Limits, VirtualKey
@@ -70,12 +71,44 @@ class Usage:
     usd_micros: int = 0
 
 
-class Limiter(Protocol):
-    remote: bool  # True: a check is a round trip (Redis), worth overlapping with other work
+class PendingDecision:
+    """A limit check under way: `answer` is the future of the store's reply and `decode` makes
+    the decision of it (raising RateLimiterUnavailableError when the store failed, or did not
+    answer by `deadline`, a loop time)."""
 
-    async def reserve(self, key: VirtualKey, estimate: int, stream: bool,
-                      sent: asyncio.Future | None = None) -> Decision:
-        """`sent`, if given, is resolved once a remote check is on its way."""
+    __slots__ = ("_decode", "answer", "deadline")
+
+    def __init__(self, answer: asyncio.Future, deadline: float,
+                 decode: Callable[[asyncio.Future], Decision]) -> None:
+        self.answer = answer
+        self.deadline = deadline
+        self._decode = decode
+
+    @classmethod
+    def decided(cls, decision: Decision) -> PendingDecision:
+        answer = asyncio.get_running_loop().create_future()
+        answer.set_result(decision)
+        return cls(answer, 0.0, lambda done: done.result())
+
+    def done(self) -> bool:
+        return self.answer.done()
+
+    async def wait(self) -> None:
+        """Until the answer is in or the deadline passed (never cancels the check)."""
+        if not self.answer.done():
+            remaining = self.deadline - asyncio.get_running_loop().time()
+            await asyncio.wait((self.answer,), timeout=max(0.0, remaining))
+
+    def decision(self) -> Decision:
+        return self._decode(self.answer)
+
+
+class Limiter(Protocol):
+    async def begin(self, key: VirtualKey, estimate: int, stream: bool) -> PendingDecision:
+        """Start the check of one request: returns once it is on its way (a remote store) or
+        decided (in process). Raises RateLimiterUnavailableError if it cannot even start."""
+
+    async def reserve(self, key: VirtualKey, estimate: int, stream: bool) -> Decision: ...
 
     async def settle(self, reservation: Reservation, usage: Usage | None) -> None: ...
 
@@ -111,8 +144,6 @@ def new_lease() -> str:
 class MemoryLimiter:
     """Counters in this process: right for one replica (and the demo)."""
 
-    remote = False
-
     def __init__(self, lease_s: float = 600.0) -> None:
         self._lease_s = lease_s
         self._minute = -1
@@ -140,9 +171,11 @@ class MemoryLimiter:
                 for entry in [e for e in rows if e[0] < oldest]:
                     del rows[entry]
 
+    async def begin(self, key: VirtualKey, estimate: int, stream: bool) -> PendingDecision:
+        return PendingDecision.decided(await self.reserve(key, estimate, stream))
+
     async def reserve(self, key: VirtualKey, estimate: int, stream: bool,
-                      sent: asyncio.Future | None = None, *, now: float | None = None
-                      ) -> Decision:
+                      now: float | None = None) -> Decision:
         now = time.time() if now is None else now
         windows = Windows.at(now)
         self._roll(windows)

@@ -35,6 +35,7 @@ from bedrock_gateway.keys.limiter import (
     OK,
     REFUSALS,
     Decision,
+    PendingDecision,
     Reservation,
     Usage,
     Windows,
@@ -51,7 +52,7 @@ INDEX = "bgw:keys"
 _CACHE_MAX = 10_000
 SETTLE_BATCH_SECONDS = 0.02
 _DOWN_SECONDS = 1.0
-_FAST_FAIL = frozenset({"reserve", "key_lookup"})
+_FAST_FAIL = frozenset({"key_lookup"})
 
 
 def _unavailable() -> RateLimiterUnavailableError:
@@ -130,8 +131,6 @@ def _k(key_id: str, what: str) -> str:
 class RedisKeys:
     """The key registry and the limiter over one shared client."""
 
-    remote = True  # a check is a round trip: callers overlap it with their own work
-
     def __init__(self, client: Any, *, timeout_s: float, admin_timeout_s: float,
                  cache_s: float, lease_s: float = 600.0, health: Health | None = None) -> None:
         self._client = client
@@ -159,13 +158,20 @@ class RedisKeys:
             async with asyncio.timeout(timeout_s or self._timeout_s):
                 result = await call
         except (RedisError, OSError, TimeoutError) as exc:
-            self._down_until = time.monotonic() + _DOWN_SECONDS
-            self._health(what, False)
-            log.warning("Redis %s failed: %s", what, type(exc).__name__)
+            self._failed(what, exc)
             raise _unavailable() from None
+        self._succeeded(what)
+        return result
+
+    def _failed(self, what: str, exc: BaseException | None) -> None:
+        self._down_until = time.monotonic() + _DOWN_SECONDS
+        self._health(what, False)
+        log.warning("Redis %s failed: %s", what,
+                    "TimeoutError" if exc is None else type(exc).__name__)
+
+    def _succeeded(self, what: str) -> None:
         self._down_until = 0.0
         self._health(what, True)
-        return result
 
     # -- registry ------------------------------------------------------------------------------
 
@@ -228,30 +234,53 @@ class RedisKeys:
 
     # -- limiter -------------------------------------------------------------------------------
 
-    async def reserve(self, key: VirtualKey, estimate: int, stream: bool,
-                      sent: asyncio.Future | None = None) -> Decision:
-        """`sent` is resolved once the check is on its way to Redis (the caller may go on
-        preparing the request meanwhile)."""
+    async def begin(self, key: VirtualKey, estimate: int, stream: bool) -> PendingDecision:
+        """Put the check on the wire; its answer is read in the background (the caller
+        prepares its request meanwhile). Bounded by `timeout_s` from here to the decision."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_s
         now = time.time()
         windows = Windows.at(now)
         kid = key.id
         lease = new_lease() if stream else None
         now_ms = int(now * 1000)
         limits, budget = key.limits, key.budget
-        code, requests, tokens = await self._call("reserve", self._pipeline.call(
+        if time.monotonic() < self._down_until:  # failed within the last second (see _call)
+            raise _unavailable()
+        starting = self._pipeline.start(
             self._reserve, [_k(kid, "key"), _k(kid, f"rpm:{windows.minute}"),
                   _k(kid, f"tpm:{windows.minute}"), _k(kid, "streams"),
                   _k(kid, f"day:{windows.day}"), _k(kid, f"month:{windows.month}"),
                   _k(kid, f"usd:{windows.month}")],
             [limits.rpm, limits.tpm, limits.max_streams, budget.tokens_per_day,
                   budget.tokens_per_month, int(budget.usd_per_month * 1_000_000), estimate,
-                  1 if stream else 0, lease or "", now_ms, now_ms + int(self._lease_s * 1000)],
-            sent))
-        if code != 0:
-            return Decision(REFUSALS[code - 1], limits, int(requests), int(tokens),
-                            windows.reset_s)
-        return Decision(OK, limits, int(requests), int(tokens), windows.reset_s,
-                        Reservation(kid, estimate, lease, windows))
+                  1 if stream else 0, lease or "", now_ms, now_ms + int(self._lease_s * 1000)])
+        try:
+            async with asyncio.timeout_at(deadline):
+                answer = await starting
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed("reserve", exc)
+            raise _unavailable() from None
+
+        def decode(done: asyncio.Future) -> Decision:
+            if not done.done() or done.cancelled() or done.exception() is not None:
+                self._failed("reserve", None if not done.done() or done.cancelled()
+                             else done.exception())
+                raise _unavailable()
+            self._succeeded("reserve")
+            code, requests, tokens = done.result()
+            if code != 0:
+                return Decision(REFUSALS[code - 1], limits, int(requests), int(tokens),
+                                windows.reset_s)
+            return Decision(OK, limits, int(requests), int(tokens), windows.reset_s,
+                            Reservation(kid, estimate, lease, windows))
+
+        return PendingDecision(answer, deadline, decode)
+
+    async def reserve(self, key: VirtualKey, estimate: int, stream: bool) -> Decision:
+        pending = await self.begin(key, estimate, stream)
+        await pending.wait()
+        return pending.decision()
 
     async def settle(self, reservation: Reservation, usage: Usage | None) -> None:
         """Queued: it leaves with the next limit check's round trip, or within

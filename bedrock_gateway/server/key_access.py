@@ -31,7 +31,13 @@ from bedrock_gateway.errors import (
     ModelNotAllowedError,
     RateLimiterUnavailableError,
 )
-from bedrock_gateway.keys.limiter import Decision, Limiter, Reservation, Usage
+from bedrock_gateway.keys.limiter import (
+    Decision,
+    Limiter,
+    PendingDecision,
+    Reservation,
+    Usage,
+)
 from bedrock_gateway.keys.model import VirtualKey, key_id_of, verify_secret
 from bedrock_gateway.keys.prices import PriceTable
 from bedrock_gateway.keys.registry import KeyRegistry
@@ -129,27 +135,31 @@ Check = Callable[[], Awaitable[None]]
 
 
 class PendingCheck:
-    """A remote limit check on its way: concluded once, when its answer is first needed or
-    when the request ends (whichever comes first; a request that ended before the answer
+    """A limit check on its way (Redis): concluded once, when its answer is first needed or
+    when the request ends, whichever comes first (a request that ended before the answer
     settles its reservation when the answer comes)."""
 
-    __slots__ = ("_error", "_names", "_principal", "_request", "_service", "concluded", "task")
+    __slots__ = ("_error", "_names", "_principal", "_request", "_service", "concluded",
+                 "pending")
 
     def __init__(self, service: KeyService, request: web.Request, principal: Principal,
-                 names: tuple[str | None, ...], task: asyncio.Task) -> None:
+                 names: tuple[str | None, ...], pending: PendingDecision) -> None:
         self._service = service
         self._request = request
         self._principal = principal
         self._names = names
-        self.task = task
+        self.pending = pending
         self.concluded = False
         self._error: GatewayError | None = None
 
     def conclude(self) -> GatewayError | None:
         if not self.concluded:
             self.concluded = True
-            outcome = (RateLimiterUnavailableError("The key check was cancelled.")
-                       if self.task.cancelled() else self.task.result())
+            outcome: Decision | RateLimiterUnavailableError
+            try:
+                outcome = self.pending.decision()
+            except RateLimiterUnavailableError as unavailable:
+                outcome = unavailable
             self._error = self._service._conclude(self._request, self._principal, self._names,
                                                   outcome)
         return self._error
@@ -157,8 +167,8 @@ class PendingCheck:
     async def confirm(self) -> None:
         """Wait for the answer (the check goes on if the caller is cancelled) and raise the
         refusal, if any."""
-        if not self.task.done():
-            await asyncio.wait((self.task,))
+        if not self.concluded:
+            await self.pending.wait()
         error = self.conclude()
         if error is not None:
             raise error
@@ -221,29 +231,24 @@ class KeyService:
                 f"This key may not use the model '{names[0]}'.", param="model")
         output = 0 if max_output_tokens == 0 else (max_output_tokens or self._default_output)
         estimate = (input_bytes or 0) // 4 + output
-        if not self.limiter.remote:
-            outcome = await self._reserve(record, estimate, stream, None)
-            error = self._conclude(request, principal, names, outcome)
-            if error is not None:
-                raise error
-            return None
-        loop = asyncio.get_running_loop()
-        sent = loop.create_future()
-        check = PendingCheck(self, request, principal, names,
-                             loop.create_task(self._reserve(record, estimate, stream, sent)))
-        request[PENDING_CHECK] = check
-        await asyncio.wait((sent, check.task), return_when=asyncio.FIRST_COMPLETED)
-        if check.task.done():  # answered already (Redis known down: fail-open or closed)
-            await check.confirm()
-            return None
-        return check.confirm
-
-    async def _reserve(self, record: VirtualKey, estimate: int, stream: bool,
-                       sent: asyncio.Future | None) -> Decision | RateLimiterUnavailableError:
         try:
-            return await self.limiter.reserve(record, estimate, stream, sent)
+            pending = await self.limiter.begin(record, estimate, stream)
         except RateLimiterUnavailableError as unavailable:
-            return unavailable
+            pending = None
+            outcome: Decision | RateLimiterUnavailableError = unavailable
+        if pending is not None and not pending.done():
+            check = PendingCheck(self, request, principal, names, pending)
+            request[PENDING_CHECK] = check
+            return check.confirm
+        if pending is not None:
+            try:
+                outcome = pending.decision()
+            except RateLimiterUnavailableError as unavailable:
+                outcome = unavailable
+        error = self._conclude(request, principal, names, outcome)
+        if error is not None:
+            raise error
+        return None
 
     def _conclude(self, request: web.Request, principal: Principal,
                   names: tuple[str | None, ...],
@@ -315,19 +320,20 @@ async def confirm_admission(request: web.Request) -> None:
 
 def finish_request(request: web.Request, ctx: RequestContext) -> None:
     check = request.get(PENDING_CHECK)
-    if check is not None and not check.task.done():
+    if check is not None and not check.concluded and not check.pending.done():
         # Ended before the check answered (nothing was sent to Bedrock): settle its answer.
-        check.task.add_done_callback(lambda _task: _finish_checked(request, ctx, check))
+        check.pending.answer.add_done_callback(lambda _: _finish_checked(request, ctx, check))
         return
+    _finish_checked(request, ctx, check)
+
+
+def _finish_checked(request: web.Request, ctx: RequestContext,
+                    check: PendingCheck | None) -> None:
     if check is not None:
         check.conclude()
-    ticket = request.get(TICKET)
-    if ticket is not None:
-        ticket.finish(ctx)
-
-
-def _finish_checked(request: web.Request, ctx: RequestContext, check: PendingCheck) -> None:
-    check.conclude()
+        # The check refers to the request: break the cycle, so the request is freed at once
+        # (by its reference count) instead of by the garbage collector.
+        del request[PENDING_CHECK]
     ticket = request.get(TICKET)
     if ticket is not None:
         ticket.finish(ctx)

@@ -94,4 +94,7 @@ async def test_json_logs_summary_line_and_incumbent_warning(emulator):
     for part in ("regions=us-east-1", f"default_model={HAIKU}", "keys=API_KEY", "cors=*",
                  "log_format=json", "metrics=off"):
         assert part in summary["message"]
+    # Start-up's objects (botocore's models among them) are out of the collector's way.
+    [frozen] = [r for r in records if "frozen for the garbage collector" in r["message"]]
+    assert int(frozen["message"].rsplit(" ", 1)[1]) > 50_000
     assert TEST_KEY not in stderr
