@@ -27,6 +27,10 @@ class AttemptObserver(Protocol):
         """The call returned (`error` None; for a stream: the stream is open) or failed. Not
         called when the call was cancelled (the request went away)."""
 
+    def withheld(self, error: GatewayError) -> None:
+        """The call was never sent: the request's own check refused it (send_gate.py). Not a
+        Bedrock call: no call metric, no verdict on the region."""
+
 
 class CallObserver(Protocol):
     """One request's watcher of its Bedrock calls."""

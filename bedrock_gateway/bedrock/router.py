@@ -202,6 +202,7 @@ class BedrockRouter:
             raise
         except SendRefused as refused:  # the request's own check said no: nothing was sent
             self._health.release(attempt, model)
+            watch.withheld(refused.error)
             raise refused.error from None
         except BaseException as exc:  # noqa: BLE001 - every upstream failure is mapped
             error = map_bedrock_exception(exc)

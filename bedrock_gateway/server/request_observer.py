@@ -60,6 +60,9 @@ class CallAttempt:
     def finished(self, duration_s: float, error: GatewayError | None) -> None:
         self._observer.attempt_finished(self, duration_s, error)
 
+    def withheld(self, error: GatewayError) -> None:
+        self._observer.attempt_withheld(self, error)
+
 
 class RequestObserver:
     __slots__ = ("_attempts", "_chunk_timer", "_ctx", "_parent", "_stream", "_stream_error",
@@ -103,6 +106,11 @@ class RequestObserver:
             self._stream = attempt  # its span stays open until the stream closes
         else:
             attempt.end_ns = time.time_ns()
+
+    def attempt_withheld(self, attempt: CallAttempt, error: GatewayError) -> None:
+        """Never sent (the key's check refused it): its span says why; no call is counted."""
+        self._telemetry.tracing.set_error(attempt.span, error.code or "refused")
+        self._end(attempt, None)
 
     def failover(self, from_region: str, to_region: str, reason: str) -> None:
         if self._telemetry.metrics_enabled:
