@@ -109,6 +109,16 @@ async def limiter_micro(redis_url: str, n: int = 2000) -> dict:
             out[name] = {"wall_us_p50": round(sample_percentile(walls, 50) * 1e6, 1),
                          "wall_us_p99": round(sample_percentile(walls, 99) * 1e6, 1),
                          "cpu_us": round(cpu_us, 1), "c50_cpu_us": round(c50_cpu_us, 1)}
+        # The floor of any Redis round trip on this machine: a bare PING after the pause a
+        # request at concurrency 1 leaves between two checks (the CPUs fall idle meanwhile).
+        walls = []
+        for _ in range(n // 4):
+            await asyncio.sleep(0.005)
+            started = time.perf_counter()
+            await client.ping()
+            walls.append(time.perf_counter() - started)
+        out["ping_after_5ms_idle"] = {"wall_us_p50": round(sample_percentile(walls, 50) * 1e6, 1),
+                                      "wall_us_p99": round(sample_percentile(walls, 99) * 1e6, 1)}
     finally:
         await client.aclose()
     return out

@@ -213,7 +213,12 @@ def _keys_rows(keys: dict | None, rows: list[Row]) -> None:
                      static["cpu_s_per_1000_streams"], entry["cpu_s_per_1000_streams"],
                      f"{pct:+.1f}%", "" if mode == "control" else "< 10%",
                      "-" if mode == "control" else _met(pct < 10)))
-    micro = keys.get("limiter_micro", {})
+    micro = dict(keys.get("limiter_micro", {}))
+    ping = micro.pop("ping_after_5ms_idle", None)
+    if ping:
+        rows.append(("Keys: Redis PING after 5 ms idle, wall p50 / p99 (µs; the machine's floor "
+                     "for a round trip)", None, ping["wall_us_p50"], ping["wall_us_p99"], "",
+                     "-"))
     for mode, data in micro.items():
         rows.append((f"Keys {mode}: reserve + settle in-process c=1, wall p99 / CPU (µs)", None,
                      data["wall_us_p99"], data["cpu_us"], "", "-"))

@@ -158,7 +158,7 @@ class ScriptPipeline:
             sent = loop.create_future()
             self._queue.append((call, future, sent))
             self._schedule(0.0)
-            await asyncio.wait((sent, future), return_when=asyncio.FIRST_COMPLETED)
+            await sent  # resolved when the batch is written, or has failed (_deliver)
             return future
         if self._sender is not None:
             self._sender.cancel()
