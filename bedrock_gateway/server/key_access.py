@@ -155,13 +155,8 @@ class PendingCheck:
     def conclude(self) -> GatewayError | None:
         if not self.concluded:
             self.concluded = True
-            outcome: Decision | RateLimiterUnavailableError
-            try:
-                outcome = self.pending.decision()
-            except RateLimiterUnavailableError as unavailable:
-                outcome = unavailable
             self._error = self._service._conclude(self._request, self._principal, self._names,
-                                                  outcome)
+                                                  outcome_of(self.pending))
         return self._error
 
     async def confirm(self) -> None:
@@ -175,6 +170,14 @@ class PendingCheck:
 
 
 PENDING_CHECK = web.RequestKey("pending_key_check", PendingCheck)
+
+
+def outcome_of(pending: PendingDecision) -> Decision | RateLimiterUnavailableError:
+    """The check's decision, or the store's unavailability (for the failure policy)."""
+    try:
+        return pending.decision()
+    except RateLimiterUnavailableError as unavailable:
+        return unavailable
 
 
 class KeyService:
@@ -241,10 +244,7 @@ class KeyService:
             request[PENDING_CHECK] = check
             return check.confirm
         if pending is not None:
-            try:
-                outcome = pending.decision()
-            except RateLimiterUnavailableError as unavailable:
-                outcome = unavailable
+            outcome = outcome_of(pending)
         error = self._conclude(request, principal, names, outcome)
         if error is not None:
             raise error
