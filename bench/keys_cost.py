@@ -11,6 +11,7 @@ method (two identical processes, measured the same way).
   -1.4 ms "added" p50 once);
 - added CPU: gateway CPU-seconds per 1,000 streams at concurrency 50 (gateway process only;
   Redis's own CPU is reported beside it), in rounds that alternate the order;
+- refused: gateway CPU-seconds per 1,000 requests refused for a key's rpm (a runaway client);
 - in-process: the limiter's reserve + settle alone (µs of wall time and of CPU per request).
 """
 
@@ -63,8 +64,9 @@ def start_redis(out: Path) -> tuple[Child, str]:
     raise RuntimeError("redis-server did not start")
 
 
-def create_key(url: str) -> str:
-    body = orjson.dumps({"name": "bench", "team": "bench", "limits": LIMITS, "budget": BUDGET})
+def create_key(url: str, limits: dict | None = None) -> str:
+    body = orjson.dumps({"name": "bench", "team": "bench", "limits": limits or LIMITS,
+                         "budget": BUDGET})
     request = urllib.request.Request(f"{url}/admin/v1/keys", data=body, method="POST", headers={
         "Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -172,6 +174,7 @@ async def keys_cost(bench) -> None:
                     cpu[mode].append((child.cpu_seconds() - before)
                                      / max(1, len(results)) * 1000)
                     errors += sum(1 for r in results if not r.ok)
+            refused = await _refused_cpu(gateways, plan.telemetry_requests)
         redis_cpu = redis.cpu_seconds() - redis_cpu_before
     finally:
         for child, _ in gateways.values():
@@ -195,8 +198,29 @@ async def keys_cost(bench) -> None:
                                            / base["cpu_s_per_1000_streams"] * 100, 1)
         result["modes"][mode] = entry
     result["redis_server_cpu_s"] = round(redis_cpu, 3)
+    result["refused"] = refused
     bench.results["keys"] = result
     bench.results["keys"]["limiter_micro"] = await _micro(bench.out)
+
+
+async def _refused_cpu(gateways: dict[str, tuple[Child, str]], n: int) -> dict:
+    """Gateway CPU-seconds per 1,000 requests refused for a key's rpm (a key over its limit,
+    hammered at concurrency 10), per virtual-key mode: what a runaway client costs."""
+    out = {}
+    for mode in ("embedded", "redis"):
+        child, url = gateways[mode]
+        key = create_key(url, {"rpm": 1})
+        async with GatewayClient(url, key) as client:
+            first = await client.chat(prompt(0) + NO_PACING)
+            assert first.ok, first.error
+            before = child.cpu_seconds()
+            results, _ = await closed_loop(lambda i, c=client: c.chat(prompt(i) + NO_PACING),
+                                           n, 10, 120)
+            cpu_s = child.cpu_seconds() - before
+        wrong = sum(1 for r in results if not (r.error or "").startswith("HTTP 429"))
+        out[mode] = {"cpu_s_per_1000": round(cpu_s / max(1, len(results)) * 1000, 3),
+                     "requests": len(results), "not_429": wrong}
+    return out
 
 
 async def _micro(out: Path) -> dict:

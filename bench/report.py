@@ -224,7 +224,12 @@ def _keys_rows(keys: dict | None, rows: list[Row]) -> None:
                      data["wall_us_p99"], data["cpu_us"], "", "-"))
         rows.append((f"Keys {mode}: reserve + settle in-process c=50, CPU (µs)", None,
                      data.get("c50_cpu_us"), None, "", "-"))
-    rows.append(("Keys: errors", None, keys["errors"], None, "0", _met(keys["errors"] == 0)))
+    for mode, data in keys.get("refused", {}).items():
+        rows.append((f"Keys {mode}: CPU-s per 1,000 requests refused for rpm (a runaway client)",
+                     None, data["cpu_s_per_1000"], None, "", "-"))
+    wrong = sum(data["not_429"] for data in keys.get("refused", {}).values())
+    rows.append(("Keys: errors (refused requests: answers other than 429)", None,
+                 keys["errors"] + wrong, None, "0", _met(keys["errors"] + wrong == 0)))
 
 
 def _failover_rows(fo: dict | None, rows: list[Row]) -> None:

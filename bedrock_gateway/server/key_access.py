@@ -45,6 +45,8 @@ from bedrock_gateway.server.context import RequestContext
 from bedrock_gateway.telemetry.key_metrics import KeyMetrics
 
 log = logging.getLogger(__name__)
+# More keys than this refused at once (only possible with that many live keys) resets the set.
+_MAX_REFUSED_KEYS = 100_000
 
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
 
@@ -193,6 +195,11 @@ class KeyService:
         self._default_output = default_output_tokens
         self._prices = prices or PriceTable()
         self._settling: set[asyncio.Task] = set()
+        # Keys whose last check was a refusal: their next check is awaited before the request
+        # is prepared, so a client hammering a key over its limit costs what an early refusal
+        # costs, not a planned and signed Bedrock call each time. Holds authenticated key ids
+        # only; a key leaves it with its next admitted request.
+        self._refused: set[str] = set()
 
     async def authenticate(self, token: str) -> Principal | None:
         key_id = key_id_of(token)
@@ -239,6 +246,8 @@ class KeyService:
         except RateLimiterUnavailableError as unavailable:
             pending = None
             outcome: Decision | RateLimiterUnavailableError = unavailable
+        if pending is not None and not pending.done() and record.id in self._refused:
+            await pending.wait()  # refused last time: likely again, decide before any work
         if pending is not None and not pending.done():
             check = PendingCheck(self, request, principal, names, pending)
             request[PENDING_CHECK] = check
@@ -270,7 +279,11 @@ class KeyService:
             request[RATE_HEADERS] = rate_headers(outcome)
         self._count(record.id, record.team, outcome.outcome)
         if not outcome.allowed:
+            if len(self._refused) >= _MAX_REFUSED_KEYS:
+                self._refused.clear()
+            self._refused.add(record.id)
             return refusal(outcome, time.time())
+        self._refused.discard(record.id)
         request[TICKET] = Ticket(self, principal, outcome.reservation, names)
         return None
 

@@ -93,10 +93,10 @@ async def test_concurrent_stream_limit_across_processes(pair, emulator):
 async def test_a_refused_request_sends_nothing_and_fetches_nothing(pair, emulator):
     """The check in Redis runs while the request is prepared; its bytes wait for the answer at
     the wire. A refusal therefore still reaches neither Bedrock nor an image server, leaves no
-    Bedrock call in the metrics, and opens no breaker however often it happens."""
+    Bedrock call in the metrics, and opens no breaker however often it happens. Each case has a
+    key of its own, so its first refusal is one that overlapped the preparation (the key had
+    been admitted) and the next ones are decided first (the key was refused last time)."""
     a, _ = pair
-    created = await create_key(a.root, limits={"rpm": 1})
-    assert (await chat(a.root, created["key"], model=HAIKU)).status == 200
     fetched: list[str] = []
 
     async def image(request: web.Request) -> web.Response:
@@ -110,30 +110,62 @@ async def test_a_refused_request_sends_nothing_and_fetches_nothing(pair, emulato
     try:
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         image_url = f"http://127.0.0.1:{runner.addresses[0][1]}/cat.png"
-        calls_before = (await emulator.stats())["requests_total"]
-        bedrock_before = await a.metric("bedrock_gateway_bedrock_calls_total")
         text = {"type": "text", "text": "what is this?"}
         with_image = [text, {"type": "image_url", "image_url": {"url": image_url}}]
-        # More refusals than any breaker threshold; stream or not, image or not.
-        for stream, content in [(s, c) for s in (False, True) for c in ([text], with_image)] * 3:
+        for stream, content in [(s, c) for s in (False, True) for c in ([text], with_image)]:
+            created = await create_key(a.root, limits={"rpm": 1})
+            assert (await chat(a.root, created["key"], model=HAIKU)).status == 200
+            calls_before = (await emulator.stats())["requests_total"]
+            bedrock_before = await a.metric("bedrock_gateway_bedrock_calls_total")
             body = {"model": HAIKU, "stream": stream,
                     "messages": [{"role": "user", "content": content}]}
-            async with aiohttp.ClientSession() as session, session.post(
-                    f"{a.root}/v1/chat/completions", json=body,
-                    headers={"Authorization": f"Bearer {created['key']}"}) as reply:
-                answer = await reply.json()
-                assert reply.status == 429, answer
-                assert answer["error"]["code"] == "rate_limit_exceeded"
-                assert reply.headers["x-ratelimit-remaining-requests"] == "0"
-        assert fetched == []
-        assert (await emulator.stats())["requests_total"] == calls_before
-        assert await a.metric("bedrock_gateway_bedrock_calls_total") == bedrock_before
+            for _ in range(3):  # more refusals in all than any breaker threshold
+                async with aiohttp.ClientSession() as session, session.post(
+                        f"{a.root}/v1/chat/completions", json=body,
+                        headers={"Authorization": f"Bearer {created['key']}"}) as reply:
+                    answer = await reply.json()
+                    assert reply.status == 429, answer
+                    assert answer["error"]["code"] == "rate_limit_exceeded"
+                    assert reply.headers["x-ratelimit-remaining-requests"] == "0"
+                    assert int(reply.headers["Retry-After"]) >= 1
+            assert fetched == []
+            assert (await emulator.stats())["requests_total"] == calls_before
+            assert await a.metric("bedrock_gateway_bedrock_calls_total") == bedrock_before
         assert await a.metric("bedrock_gateway_circuit_breaker_state") == 0  # all closed
         # Another key on the same routes is served at once.
         other = await create_key(a.root)
         assert (await chat(a.root, other["key"], model=HAIKU)).status == 200
     finally:
         await runner.cleanup()
+
+
+async def test_a_key_refused_last_time_is_served_again_when_its_limit_allows(pair, emulator):
+    """A key refused last time has its next checks decided before the request is prepared;
+    once a check admits it again (here: its limit raised), it is served on every protocol and
+    its streams as before, by both processes."""
+    a, b = pair
+    created = await create_key(a.root, limits={"rpm": 1})
+    key = created["key"]
+    assert (await chat(a.root, key, model=HAIKU)).status == 200
+    for gateway in (a, b, a):
+        assert (await chat(gateway.root, key, model=HAIKU)).status == 429
+    raised = await call("PATCH", f"{a.root}/admin/v1/keys/{created['id']}", ADMIN_KEY,
+                        {"limits": {"rpm": 1000}})
+    assert raised.status == 200, raised.body
+
+    async def served_by_both() -> bool:
+        return all([(await chat(g.root, key, model=HAIKU)).status == 200 for g in (a, b)])
+
+    await eventually(served_by_both, within=5)
+    for gateway in (a, b):
+        for path, body, headers in _PROTOCOLS:
+            async with aiohttp.ClientSession() as session, session.post(
+                    f"{gateway.root}{path}", json=body,
+                    headers={"Authorization": f"Bearer {key}", **headers}) as reply:
+                assert reply.status == 200, (path, await reply.text())
+                await reply.read()
+        streamed = await chat(gateway.root, key, model=HAIKU, stream=True)
+        assert streamed.status == 200
 
 
 # One request of every protocol that calls Bedrock: (path, body, headers).
@@ -161,24 +193,26 @@ _PROTOCOLS = [
 
 async def test_every_protocol_waits_for_the_check_before_bedrock(pair, emulator):
     """With the check in flight while the request is prepared, every front-end is served when
-    the key is within its limits, and sends nothing to Bedrock when it is not."""
+    the key is within its limits, and sends nothing to Bedrock when it is not. A key of its own
+    per protocol, admitted once: its refusal is one that overlapped the preparation."""
     a, _ = pair
-    created = await create_key(a.root, limits={"rpm": len(_PROTOCOLS)})
     async with aiohttp.ClientSession() as session:
-        async def send(path: str, body: dict, headers: dict) -> tuple[int, dict, str]:
-            async with session.post(f"{a.root}{path}", json=body, headers={
-                    "Authorization": f"Bearer {created['key']}", **headers}) as reply:
-                return reply.status, dict(reply.headers), await reply.text()
+        for path, body, headers in _PROTOCOLS:
+            created = await create_key(a.root, limits={"rpm": 1})
 
-        for path, body, headers in _PROTOCOLS:
-            status, _, text = await send(path, body, headers)
+            async def send(path=path, body=body, headers=headers,
+                           key=created["key"]) -> tuple[int, dict, str]:
+                async with session.post(f"{a.root}{path}", json=body, headers={
+                        "Authorization": f"Bearer {key}", **headers}) as reply:
+                    return reply.status, dict(reply.headers), await reply.text()
+
+            status, _, text = await send()
             assert status == 200, (path, text)
-        calls_before = (await emulator.stats())["requests_total"]
-        for path, body, headers in _PROTOCOLS:
-            status, reply_headers, text = await send(path, body, headers)
+            calls_before = (await emulator.stats())["requests_total"]
+            status, reply_headers, text = await send()
             assert status == 429, (path, text)
             assert "requests-per-minute" in text and reply_headers["Retry-After"], (path, text)
-        assert (await emulator.stats())["requests_total"] == calls_before
+            assert (await emulator.stats())["requests_total"] == calls_before, path
 
 
 async def test_revocation_seen_by_both_processes(pair, emulator):
