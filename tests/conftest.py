@@ -20,7 +20,12 @@ from aiohttp import web
 from openai import AsyncOpenAI
 
 from tests.support.emulator_admin import EmulatorAdmin
-from tests.support.inprocess_gateway import Gateway, gateway_settings, start_gateway_app
+from tests.support.inprocess_gateway import (
+    Gateway,
+    forget_stopped_apps,
+    gateway_settings,
+    start_gateway_app,
+)
 from tests.support.local_http import serve_images
 from tests.support.otlp_receiver import OtlpReceiver
 
@@ -81,6 +86,13 @@ async def emulator(emulator_url: str) -> AsyncIterator[EmulatorAdmin]:
     await control.reset()
     yield control
     await control.clear_faults()
+
+
+@pytest.fixture(autouse=True)
+def _stopped_gateways_are_freed() -> Iterator[None]:
+    """After every test (and its gateways' cleanup): see forget_stopped_apps."""
+    yield
+    forget_stopped_apps()
 
 
 GatewayFactory = Callable[..., Awaitable[Gateway]]

@@ -8,7 +8,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import web, web_app
 from openai import AsyncOpenAI
 
 from bedrock_gateway.server.app_state import CATALOG, ROUTER, TELEMETRY
@@ -92,3 +92,14 @@ async def start_gateway_app(settings: Settings, environ: dict[str, str] | None =
         await runner.cleanup()
         raise
     return Gateway(app, runner, port, settings)
+
+
+def forget_stopped_apps() -> None:
+    """Let stopped gateways be collected. aiohttp memoizes each route's middleware chain in a
+    module-level LRU cache (1,024 entries) whose keys hold the application, so in one process
+    every stopped gateway that had served a request stayed alive with its Bedrock clients and
+    their service models (about 12 MB each): the test process grew to 5-6 GB over the suite. A
+    server runs one application for its life, so only a process that makes many needs this."""
+    cache = getattr(web_app, "_cached_build_middleware", None)
+    if cache is not None:
+        cache.cache_clear()
