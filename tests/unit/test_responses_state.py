@@ -1,11 +1,17 @@
-"""The in-process response store's bounds, the reasoning sealer, and the new settings."""
+"""The in-process response store's bounds, the reasoning sealer, the new settings, and the
+bodies of the stored-response routes (deletion, input-item pages)."""
 
 from __future__ import annotations
 
 
 import pytest
 
-from bedrock_gateway.protocols.openai_responses import ReasoningSealer
+from bedrock_gateway.errors import InvalidRequestError
+from bedrock_gateway.protocols.openai_responses import (
+    ReasoningSealer,
+    deleted_response,
+    input_items_page,
+)
 from bedrock_gateway.settings import Settings, SettingsError
 from bedrock_gateway.storage.response_store import MemoryResponseStore
 
@@ -73,3 +79,36 @@ def test_responses_settings_parse() -> None:
     assert settings.responses_hosted_tools == "reject"
     assert "responses_encryption_keys" not in repr(settings)
     assert "redis://" not in repr(settings)
+
+
+ITEMS = [{"id": f"msg_{i}", "type": "message"} for i in range(5)]
+
+
+def test_input_items_pages_newest_first_by_default() -> None:
+    page = input_items_page(ITEMS, order=None, limit=None, after=None)
+    assert [i["id"] for i in page["data"]] == ["msg_4", "msg_3", "msg_2", "msg_1", "msg_0"]
+    assert (page["object"], page["first_id"], page["last_id"], page["has_more"]) == (
+        "list", "msg_4", "msg_0", False)
+    first = input_items_page(ITEMS, order="asc", limit="2", after=None)
+    assert [i["id"] for i in first["data"]] == ["msg_0", "msg_1"] and first["has_more"]
+    rest = input_items_page(ITEMS, order="asc", limit="2", after=first["last_id"])
+    assert [i["id"] for i in rest["data"]] == ["msg_2", "msg_3"] and rest["has_more"]
+    last = input_items_page(ITEMS, order="asc", limit="2", after=rest["last_id"])
+    assert [i["id"] for i in last["data"]] == ["msg_4"] and not last["has_more"]
+    empty = input_items_page([], order=None, limit=None, after=None)
+    assert (empty["data"], empty["first_id"], empty["last_id"]) == ([], None, None)
+
+
+@pytest.mark.parametrize("query, param", [
+    ({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "ten"}, "limit"),
+    ({"order": "newest"}, "order"), ({"order": ""}, "order"), ({"after": "msg_9"}, "after"),
+])
+def test_a_bad_input_items_query_names_its_parameter(query: dict, param: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        input_items_page(ITEMS, **{"order": None, "limit": None, "after": None, **query})
+    assert info.value.param == param
+
+
+def test_the_deletion_body() -> None:
+    assert deleted_response("resp_1") == {"id": "resp_1", "object": "response.deleted",
+                                          "deleted": True}

@@ -1,4 +1,5 @@
-"""The Responses API `response` object and its usage; status and incomplete reasons.
+"""The Responses API `response` object and its usage; status and incomplete reasons; the
+bodies of a stored response's deletion and of its input items' pages.
 
 Usage: `input_tokens` counts every prompt token, cached ones included (Bedrock's `inputTokens`
 excludes cache reads and writes, so they are added); cache reads are
@@ -8,7 +9,9 @@ excludes cache reads and writes, so they are added); cache reads are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+from bedrock_gateway.errors import InvalidRequestError
 
 # Bedrock stop reasons that end a response as `incomplete`, with OpenAI's reason.
 INCOMPLETE_REASONS: Mapping[str, str] = {
@@ -57,3 +60,44 @@ def usage_for_context(usage: dict | None) -> dict | None:
     return {"prompt_tokens": usage["input_tokens"], "completion_tokens": usage["output_tokens"],
             "prompt_tokens_details": {"cached_tokens": usage["input_tokens_details"][
                 "cached_tokens"]}}
+
+
+def deleted_response(response_id: str) -> dict:
+    """The body of `DELETE /responses/{id}`."""
+    return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+
+def _page_limit(raw: str | None) -> int:
+    if raw is None:
+        return 20
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise InvalidRequestError("'limit' must be an integer from 1 to 100.", param="limit")
+    return value
+
+
+def input_items_page(items: Sequence[dict], *, order: str | None, limit: str | None,
+                     after: str | None) -> dict:
+    """One page of `GET /responses/{id}/input_items`, from the query's strings as sent (order
+    `desc` by default, 20 items by default, 1 to 100; `after` an item id of the list)."""
+    if order is None:
+        order = "desc"
+    if order not in ("asc", "desc"):
+        raise InvalidRequestError("'order' must be asc or desc.", param="order")
+    count = _page_limit(limit)
+    ordered = list(items)
+    if order == "desc":
+        ordered.reverse()
+    if after:
+        ids = [item.get("id") for item in ordered]
+        if after not in ids:
+            raise InvalidRequestError(f"No input item with id '{after}'.", param="after")
+        ordered = ordered[ids.index(after) + 1:]
+    page = ordered[:count]
+    return {"object": "list", "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(ordered) > count}

@@ -31,6 +31,8 @@ from bedrock_gateway.protocols.openai_responses import (
     ResponseEventTranslator,
     ResponsesRequest,
     converse_response_events,
+    deleted_response,
+    input_items_page,
     parse_responses_request,
     responses_param,
     to_converse,
@@ -244,41 +246,13 @@ async def delete_response(request: web.Request) -> web.Response:
     response_id = request.match_info["response_id"]
     await _owned(store, response_id, _owner(request), None)
     await store.delete(response_id)
-    return json_response({"id": response_id, "object": "response.deleted", "deleted": True})
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return 20
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 100:
-        raise InvalidRequestError("'limit' must be an integer from 1 to 100.", param="limit")
-    return value
+    return json_response(deleted_response(response_id))
 
 
 async def list_input_items(request: web.Request) -> web.Response:
     record = await _owned(request.app[RESPONSE_STORE], request.match_info["response_id"],
                           _owner(request), None)
     query = request.query
-    order = query.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise InvalidRequestError("'order' must be asc or desc.", param="order")
-    limit = _limit(query.get("limit"))
-    items = list(record["input_items"])
-    if order == "desc":
-        items.reverse()
-    after = query.get("after")
-    if after:
-        ids = [item.get("id") for item in items]
-        if after not in ids:
-            raise InvalidRequestError(f"No input item with id '{after}'.", param="after")
-        items = items[ids.index(after) + 1:]
-    page = items[:limit]
-    return json_response({"object": "list", "data": page,
-                          "first_id": page[0]["id"] if page else None,
-                          "last_id": page[-1]["id"] if page else None,
-                          "has_more": len(items) > limit})
+    return json_response(input_items_page(record["input_items"], order=query.get("order"),
+                                          limit=query.get("limit"), after=query.get("after")))
 
