@@ -12,9 +12,9 @@ import asyncio
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Callable
 from typing import Protocol
 
 from bedrock_gateway.keys.model import Budget, Limits, VirtualKey

@@ -163,11 +163,10 @@ class RedisKeys:
         self._succeeded(what)
         return result
 
-    def _failed(self, what: str, exc: BaseException | None) -> None:
+    def _failed(self, what: str, exc: BaseException) -> None:
         self._down_until = time.monotonic() + _DOWN_SECONDS
         self._health(what, False)
-        log.warning("Redis %s failed: %s", what,
-                    "TimeoutError" if exc is None else type(exc).__name__)
+        log.warning("Redis %s failed: %s", what, type(exc).__name__)
 
     def _succeeded(self, what: str) -> None:
         self._down_until = 0.0
@@ -263,9 +262,10 @@ class RedisKeys:
             raise _unavailable() from None
 
         def decode(done: asyncio.Future) -> Decision:
-            if not done.done() or done.cancelled() or done.exception() is not None:
-                self._failed("reserve", None if not done.done() or done.cancelled()
-                             else done.exception())
+            failure = (done.exception() if done.done() and not done.cancelled()
+                       else TimeoutError())  # not answered by the deadline
+            if failure is not None:
+                self._failed("reserve", failure)
                 raise _unavailable()
             self._succeeded("reserve")
             code, requests, tokens = done.result()

@@ -157,8 +157,8 @@ class PendingCheck:
     def conclude(self) -> GatewayError | None:
         if not self.concluded:
             self.concluded = True
-            self._error = self._service._conclude(self._request, self._principal, self._names,
-                                                  outcome_of(self.pending))
+            self._error = self._service.apply_outcome(self._request, self._principal,
+                                                      self._names, outcome_of(self.pending))
         return self._error
 
     async def confirm(self) -> None:
@@ -241,27 +241,27 @@ class KeyService:
                 f"This key may not use the model '{names[0]}'.", param="model")
         output = 0 if max_output_tokens == 0 else (max_output_tokens or self._default_output)
         estimate = (input_bytes or 0) // 4 + output
+        outcome: Decision | RateLimiterUnavailableError
         try:
             pending = await self.limiter.begin(record, estimate, stream)
         except RateLimiterUnavailableError as unavailable:
-            pending = None
-            outcome: Decision | RateLimiterUnavailableError = unavailable
-        if pending is not None and not pending.done() and record.id in self._refused:
-            await pending.wait()  # refused last time: likely again, decide before any work
-        if pending is not None and not pending.done():
-            check = PendingCheck(self, request, principal, names, pending)
-            request[PENDING_CHECK] = check
-            return check.confirm
-        if pending is not None:
+            outcome = unavailable
+        else:
+            if not pending.done() and record.id in self._refused:
+                await pending.wait()  # refused last time: likely again, decide before any work
+            if not pending.done():
+                check = PendingCheck(self, request, principal, names, pending)
+                request[PENDING_CHECK] = check
+                return check.confirm
             outcome = outcome_of(pending)
-        error = self._conclude(request, principal, names, outcome)
+        error = self.apply_outcome(request, principal, names, outcome)
         if error is not None:
             raise error
         return None
 
-    def _conclude(self, request: web.Request, principal: Principal,
-                  names: tuple[str | None, ...],
-                  outcome: Decision | RateLimiterUnavailableError) -> GatewayError | None:
+    def apply_outcome(self, request: web.Request, principal: Principal,
+                      names: tuple[str | None, ...],
+                      outcome: Decision | RateLimiterUnavailableError) -> GatewayError | None:
         """The check's answer applied to the request: its ticket and headers, counted once.
         Returns the error to send, if refused."""
         record = principal.record

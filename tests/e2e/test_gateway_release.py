@@ -1,6 +1,7 @@
 """A stopped gateway leaves nothing alive in its process: no state of ours outlives the
 application (no module-level registry, cache or task holds it, its router or its Bedrock
-clients), once aiohttp's own middleware cache forgets it."""
+clients), once aiohttp's own middleware cache forgets it. The gateway has served every
+front-end and a virtual key first."""
 
 from __future__ import annotations
 
@@ -11,23 +12,13 @@ import aiohttp
 
 from bedrock_gateway.server.app_state import ROUTER
 from tests.support.constants import HAIKU, TEST_KEY
-from tests.support.keys_admin import ADMIN_KEY, chat, create_key
 from tests.support.inprocess_gateway import (
     forget_stopped_apps,
     gateway_settings,
     start_gateway_app,
 )
-
-# One request per front-end, streamed and not: (path, body).
-_REQUESTS = [
-    ("/v1/chat/completions", {"model": HAIKU, "messages": [{"role": "user", "content": "hi"}]}),
-    ("/v1/chat/completions", {"model": HAIKU, "stream": True,
-                              "messages": [{"role": "user", "content": "hi"}]}),
-    ("/v1/responses", {"model": HAIKU, "input": "hi"}),
-    ("/v1/messages", {"model": HAIKU, "max_tokens": 50, "stream": True,
-                      "messages": [{"role": "user", "content": "hi"}]}),
-    ("/v1/embeddings", {"model": "amazon.titan-embed-text-v2:0", "input": "hi"}),
-]
+from tests.support.keys_admin import ADMIN_KEY, chat, create_key
+from tests.support.protocol_requests import BEDROCK_REQUESTS
 
 
 async def test_a_stopped_gateway_leaves_nothing_alive(emulator):
@@ -37,10 +28,11 @@ async def test_a_stopped_gateway_leaves_nothing_alive(emulator):
     try:
         created = await create_key(gateway.root, limits={"rpm": 100})
         assert (await chat(gateway.root, created["key"], model=HAIKU)).status == 200
-        headers = {"Authorization": f"Bearer {TEST_KEY}", "anthropic-version": "2023-06-01"}
-        async with aiohttp.ClientSession(headers=headers) as session:
-            for path, body in _REQUESTS:
-                async with session.post(gateway.root + path, json=body) as reply:
+        auth = {"Authorization": f"Bearer {TEST_KEY}"}
+        async with aiohttp.ClientSession(headers=auth) as session:
+            for path, body, headers in BEDROCK_REQUESTS:
+                async with session.post(gateway.root + path, json=body,
+                                        headers=headers) as reply:
                     assert reply.status == 200, (path, await reply.text())
                     await reply.read()
             async with session.post(gateway.root + "/v1/chat/completions",

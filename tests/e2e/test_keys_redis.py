@@ -16,6 +16,7 @@ from tests.support.gateway_process import GatewayProcess, start_gateway
 from tests.support.keys_admin import ADMIN_KEY, call, chat, create_key, wait_usage
 from tests.support.local_http import free_port, png_bytes, wait_ready
 from tests.support.polling import eventually
+from tests.support.protocol_requests import BEDROCK_REQUESTS
 from tests.support.redis_server import redis_server
 
 
@@ -158,7 +159,7 @@ async def test_a_key_refused_last_time_is_served_again_when_its_limit_allows(pai
 
     await eventually(served_by_both, within=5)
     for gateway in (a, b):
-        for path, body, headers in _PROTOCOLS:
+        for path, body, headers in BEDROCK_REQUESTS:
             async with aiohttp.ClientSession() as session, session.post(
                     f"{gateway.root}{path}", json=body,
                     headers={"Authorization": f"Bearer {key}", **headers}) as reply:
@@ -168,36 +169,13 @@ async def test_a_key_refused_last_time_is_served_again_when_its_limit_allows(pai
         assert streamed.status == 200
 
 
-# One request of every protocol that calls Bedrock: (path, body, headers).
-_PROTOCOLS = [
-    ("/v1/chat/completions", {"model": HAIKU, "messages": [{"role": "user", "content": "hi"}]},
-     {}),
-    ("/v1/chat/completions", {"model": HAIKU, "stream": True,
-                              "messages": [{"role": "user", "content": "hi"}]}, {}),
-    ("/v1/responses", {"model": HAIKU, "input": "hi", "store": False}, {}),
-    ("/v1/messages", {"model": HAIKU, "max_tokens": 50,
-                      "messages": [{"role": "user", "content": "hi"}]},
-     {"anthropic-version": "2023-06-01"}),
-    ("/v1/messages", {"model": HAIKU, "max_tokens": 50, "stream": True,
-                      "messages": [{"role": "user", "content": "hi"}]},
-     {"anthropic-version": "2023-06-01"}),
-    ("/v1/messages/count_tokens", {"model": HAIKU,
-                                   "messages": [{"role": "user", "content": "hi"}]},
-     {"anthropic-version": "2023-06-01"}),
-    ("/v1/embeddings", {"model": "amazon.titan-embed-text-v2:0", "input": "hi"}, {}),
-    (f"/bedrock/model/{HAIKU}/invoke", {"anthropic_version": "bedrock-2023-05-31",
-                                       "max_tokens": 50,
-                                       "messages": [{"role": "user", "content": "hi"}]}, {}),
-]
-
-
 async def test_every_protocol_waits_for_the_check_before_bedrock(pair, emulator):
     """With the check in flight while the request is prepared, every front-end is served when
     the key is within its limits, and sends nothing to Bedrock when it is not. A key of its own
     per protocol, admitted once: its refusal is one that overlapped the preparation."""
     a, _ = pair
     async with aiohttp.ClientSession() as session:
-        for path, body, headers in _PROTOCOLS:
+        for path, body, headers in BEDROCK_REQUESTS:
             created = await create_key(a.root, limits={"rpm": 1})
 
             async def send(path=path, body=body, headers=headers,
